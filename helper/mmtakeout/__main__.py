@@ -1,0 +1,5 @@
+import sys
+
+from mmtakeout.cli import main
+
+sys.exit(main())

@@ -1,0 +1,8 @@
+"""Placeholder until this command group lands."""
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
+    del subparsers
