@@ -106,6 +106,8 @@ CREATE TABLE IF NOT EXISTS users (
     delete_at           INTEGER NOT NULL DEFAULT 0,
     last_picture_update INTEGER NOT NULL DEFAULT 0,
     avatar_path         TEXT,
+    avatar_etag         TEXT,
+    avatar_sha256       TEXT,
     raw                 TEXT NOT NULL
 );
 
@@ -115,6 +117,7 @@ CREATE TABLE IF NOT EXISTS emoji (
     creator_id TEXT NOT NULL DEFAULT '',
     delete_at  INTEGER NOT NULL DEFAULT 0,
     path       TEXT,
+    sha256     TEXT,
     raw        TEXT NOT NULL
 );
 
@@ -124,7 +127,12 @@ CREATE TABLE IF NOT EXISTS sync_channels (
     backfill_anchor  TEXT,
     backfill_page    INTEGER NOT NULL DEFAULT 0,
     since_cursor     INTEGER NOT NULL DEFAULT 0,
-    synced_at        INTEGER NOT NULL DEFAULT 0
+    synced_at        INTEGER NOT NULL DEFAULT 0,
+    backfill_started_at INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS sync_pending_users (
+    user_id TEXT PRIMARY KEY
 );
 
 CREATE TABLE IF NOT EXISTS problems (

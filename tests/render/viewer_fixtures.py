@@ -1,0 +1,803 @@
+"""Archives for the viewer tests, written with plain SQL per schema.sql and realistic raw JSON.
+
+`ArchiveBuilder` writes exactly what the exporter would store (docs/archive-format.md, object shapes
+from mattermost-api.md §4), so the renderer is tested against the public archive format and not
+against a particular exporter. `build_showcase` makes a small world that exercises every viewer
+feature; `add_hostile_corpus` adds data that tries to run script or load from the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sqlite3
+import struct
+import wave
+import zlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+BASE_TIME = 1_717_230_000_000  # 2024-06-01 08:20 UTC
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+ID_ALPHABET = "abcdefghijkmnopqrstuwxyz13456789"
+
+
+def make_png(
+    width: int, height: int, rgb: tuple[int, int, int], stripe: tuple[int, int, int] | None = None
+) -> bytes:
+    """A real PNG (solid colour, optional diagonal stripe) without any imaging library."""
+    rows = bytearray()
+    for y in range(height):
+        rows.append(0)
+        for x in range(width):
+            colour = stripe if stripe is not None and (x + y) % 16 < 4 else rgb
+            rows.extend(colour)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(rows)))
+        + chunk(b"IEND", b"")
+    )
+
+
+def make_wav(seconds: float = 0.5) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(1)
+        out.setframerate(8000)
+        out.writeframes(bytes((128 + (40 if (i // 10) % 2 else -40)) for i in range(int(8000 * seconds))))
+    return buffer.getvalue()
+
+
+@dataclass
+class ArchiveBuilder:
+    root: Path
+    server_url: str = "https://chat.example.org"
+    _counter: int = 0
+    db: sqlite3.Connection = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.root / "archive.sqlite")
+        self.db.execute("PRAGMA journal_mode = WAL")
+        schema = resources.files("mmtakeout.archive").joinpath("schema.sql").read_text(encoding="utf-8")
+        self.db.executescript(schema)
+        self.db.execute("PRAGMA user_version = 1")
+        self.set_meta("format_version", "1")
+        self.set_meta("server_url", self.server_url)
+        self.set_meta("created_at", str(BASE_TIME))
+        self.set_meta("updated_at", str(BASE_TIME + 30 * DAY))
+
+    # ----- basics -----
+
+    def new_id(self, seed: str = "") -> str:
+        self._counter += 1
+        digest = hashlib.sha256(f"{seed}:{self._counter}".encode()).digest()
+        return "".join(ID_ALPHABET[byte % len(ID_ALPHABET)] for byte in digest[:26])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def write_bytes(self, relative: str, data: bytes) -> str:
+        target = self.root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return relative
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.commit()
+        self.db.close()
+
+    # ----- objects -----
+
+    def add_team(self, name: str, display_name: str) -> str:
+        team_id = self.new_id("team")
+        raw = {
+            "id": team_id,
+            "create_at": BASE_TIME - 400 * DAY,
+            "update_at": BASE_TIME,
+            "delete_at": 0,
+            "display_name": display_name,
+            "name": name,
+            "description": "",
+            "email": "",
+            "type": "O",
+            "company_name": "",
+            "allowed_domains": "",
+            "invite_id": "",
+            "allow_open_invite": True,
+            "scheme_id": None,
+            "group_constrained": None,
+            "policy_id": None,
+        }
+        self.db.execute(
+            "INSERT INTO teams (id, name, display_name, delete_at, raw) VALUES (?, ?, ?, 0, ?)",
+            (team_id, name, display_name, json.dumps(raw)),
+        )
+        return team_id
+
+    def add_user(
+        self,
+        username: str,
+        first: str = "",
+        last: str = "",
+        nickname: str = "",
+        *,
+        is_bot: bool = False,
+        delete_at: int = 0,
+        avatar: tuple[int, int, int] | None = None,
+        user_id: str | None = None,
+    ) -> str:
+        user_id = user_id or self.new_id("user")
+        avatar_path = None
+        if avatar is not None:
+            avatar_path = self.write_bytes(
+                f"avatars/{user_id}.png", make_png(64, 64, avatar, (255, 255, 255))
+            )
+        raw = {
+            "id": user_id,
+            "create_at": BASE_TIME - 300 * DAY,
+            "update_at": BASE_TIME,
+            "delete_at": delete_at,
+            "username": username,
+            "auth_data": "",
+            "auth_service": "",
+            "email": "",
+            "nickname": nickname,
+            "first_name": first,
+            "last_name": last,
+            "position": "",
+            "roles": "system_user",
+            "props": {},
+            "notify_props": {"desktop": "mention"},
+            "last_picture_update": BASE_TIME if avatar else 0,
+            "locale": "en",
+            "timezone": {"automaticTimezone": "", "manualTimezone": "", "useAutomaticTimezone": "true"},
+            "is_bot": is_bot,
+            "disable_welcome_email": False,
+        }
+        self.db.execute(
+            "INSERT INTO users (id, username, first_name, last_name, nickname, is_bot, delete_at, last_picture_update, "
+            "avatar_path, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                user_id,
+                username,
+                first,
+                last,
+                nickname,
+                int(is_bot),
+                delete_at,
+                raw["last_picture_update"],
+                avatar_path,
+                json.dumps(raw),
+            ),
+        )
+        return user_id
+
+    def set_owner(self, user_id: str, username: str) -> None:
+        self.set_meta("user_id", user_id)
+        self.set_meta("username", username)
+
+    def add_channel(
+        self,
+        channel_type: str,
+        name: str,
+        display_name: str = "",
+        *,
+        team_id: str = "",
+        members: list[str] | None = None,
+        favorite: bool = False,
+        delete_at: int = 0,
+        header: str = "",
+        purpose: str = "",
+        channel_id: str | None = None,
+    ) -> str:
+        channel_id = channel_id or self.new_id("channel")
+        raw = {
+            "id": channel_id,
+            "create_at": BASE_TIME - 200 * DAY,
+            "update_at": BASE_TIME,
+            "delete_at": delete_at,
+            "team_id": team_id,
+            "type": channel_type,
+            "display_name": display_name,
+            "name": name,
+            "header": header,
+            "purpose": purpose,
+            "last_post_at": 0,
+            "total_msg_count": 0,
+            "extra_update_at": 0,
+            "creator_id": "",
+            "scheme_id": None,
+            "props": None,
+            "group_constrained": None,
+            "shared": False,
+            "total_msg_count_root": 0,
+            "policy_id": None,
+            "last_root_post_at": 0,
+        }
+        self.db.execute(
+            "INSERT INTO channels (id, team_id, type, name, display_name, header, purpose, create_at, delete_at, "
+            "last_post_at, total_msg_count, is_favorite, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
+            (
+                channel_id,
+                team_id,
+                channel_type,
+                name,
+                display_name,
+                header,
+                purpose,
+                raw["create_at"],
+                delete_at,
+                int(favorite),
+                json.dumps(raw),
+            ),
+        )
+        for member in members or []:
+            self.db.execute(
+                "INSERT OR IGNORE INTO channel_members (channel_id, user_id) VALUES (?, ?)",
+                (channel_id, member),
+            )
+        return channel_id
+
+    def add_dm(self, user_a: str, user_b: str, **options: Any) -> str:
+        name = "__".join(sorted((user_a, user_b)))
+        return self.add_channel("D", name, "", members=sorted({user_a, user_b}), **options)
+
+    def add_gm(self, members: list[str], usernames: list[str], **options: Any) -> str:
+        name = hashlib.sha1("".join(sorted(members)).encode()).hexdigest()  # noqa: S324 - Mattermost's own naming
+        return self.add_channel("G", name, ", ".join(sorted(usernames)), members=members, **options)
+
+    def add_post(
+        self,
+        channel_id: str,
+        user_id: str,
+        message: str,
+        create_at: int,
+        *,
+        root_id: str = "",
+        post_type: str = "",
+        props: dict[str, Any] | None = None,
+        edit_at: int = 0,
+        delete_at: int = 0,
+        pinned: bool = False,
+        metadata: dict[str, Any] | None = None,
+        file_ids: list[str] | None = None,
+        update_at: int | None = None,
+        post_id: str | None = None,
+    ) -> str:
+        post_id = post_id or self.new_id("post")
+        update_at = update_at if update_at is not None else max(create_at, edit_at, delete_at)
+        raw = {
+            "id": post_id,
+            "create_at": create_at,
+            "update_at": update_at,
+            "edit_at": edit_at,
+            "delete_at": delete_at,
+            "is_pinned": pinned,
+            "user_id": user_id,
+            "channel_id": channel_id,
+            "root_id": root_id,
+            "original_id": "",
+            "message": message,
+            "type": post_type,
+            "props": props if props is not None else {},
+            "hashtags": "",
+            "pending_post_id": "",
+            "reply_count": 0,
+            "last_reply_at": 0,
+            "participants": None,
+            "file_ids": file_ids or [],
+            "metadata": metadata if metadata is not None else {},
+        }
+        self.db.execute(
+            "INSERT OR REPLACE INTO posts (id, channel_id, root_id, user_id, create_at, update_at, edit_at, delete_at, "
+            "message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                post_id,
+                channel_id,
+                root_id,
+                user_id,
+                create_at,
+                update_at,
+                edit_at,
+                delete_at,
+                message,
+                post_type,
+                int(pinned),
+                json.dumps(raw),
+            ),
+        )
+        self.db.execute(
+            "UPDATE channels SET last_post_at = max(last_post_at, ?), "
+            "total_msg_count = total_msg_count + 1 WHERE id = ?",
+            (create_at, channel_id),
+        )
+        return post_id
+
+    def add_file(
+        self,
+        post_id: str,
+        channel_id: str,
+        user_id: str,
+        name: str,
+        mime_type: str,
+        *,
+        data: bytes | None = None,
+        status: str = "saved",
+        width: int | None = None,
+        height: int | None = None,
+        preview: bytes | None = None,
+        size: int | None = None,
+        file_id: str | None = None,
+    ) -> str:
+        file_id = file_id or self.new_id("file")
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        path = preview_path = None
+        sha = None
+        if data is not None and status == "saved":
+            path = self.write_bytes(f"files/{file_id[:2]}/{file_id}.{extension or 'bin'}", data)
+            sha = hashlib.sha256(data).hexdigest()
+        if preview is not None:
+            preview_path = self.write_bytes(f"files/{file_id[:2]}/{file_id}.preview.jpg", preview)
+        size = size if size is not None else len(data or b"")
+        raw = {
+            "id": file_id,
+            "user_id": user_id,
+            "post_id": post_id,
+            "channel_id": channel_id,
+            "create_at": BASE_TIME,
+            "update_at": BASE_TIME,
+            "delete_at": 0,
+            "name": name,
+            "extension": extension,
+            "size": size,
+            "mime_type": mime_type,
+            "width": width,
+            "height": height,
+            "has_preview_image": preview is not None,
+            "mini_preview": None,
+            "remote_id": "",
+            "archived": False,
+        }
+        self.db.execute(
+            "INSERT INTO files (id, post_id, channel_id, user_id, name, extension, size, mime_type, width, height, "
+            "create_at, delete_at, status, sha256, path, thumbnail_path, preview_path, raw) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?)",
+            (
+                file_id,
+                post_id,
+                channel_id,
+                user_id,
+                name,
+                extension,
+                size,
+                mime_type,
+                width,
+                height,
+                BASE_TIME,
+                status,
+                sha,
+                path,
+                preview_path,
+                json.dumps(raw),
+            ),
+        )
+        return file_id
+
+    def add_reaction(self, post_id: str, user_id: str, emoji_name: str, create_at: int) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO reactions (post_id, user_id, emoji_name, create_at) VALUES (?, ?, ?, ?)",
+            (post_id, user_id, emoji_name, create_at),
+        )
+
+    def add_history(self, post_id: str, message: str, edit_at: int, replaced_at: int) -> None:
+        raw = {"id": f"{post_id}@{replaced_at}", "message": message, "edit_at": edit_at}
+        self.db.execute(
+            "INSERT INTO post_history (id, post_id, message, edit_at, replaced_at, raw) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (f"{post_id}@{replaced_at}", post_id, message, edit_at, replaced_at, json.dumps(raw)),
+        )
+
+    def add_emoji(self, name: str, creator_id: str, image: bytes | None) -> str:
+        emoji_id = self.new_id("emoji")
+        path = self.write_bytes(f"emoji/{emoji_id}.png", image) if image is not None else None
+        raw = {
+            "id": emoji_id,
+            "creator_id": creator_id,
+            "name": name,
+            "create_at": BASE_TIME,
+            "update_at": BASE_TIME,
+            "delete_at": 0,
+        }
+        self.db.execute(
+            "INSERT INTO emoji (id, name, creator_id, delete_at, path, raw) VALUES (?, ?, ?, 0, ?, ?)",
+            (emoji_id, name, creator_id, path, json.dumps(raw)),
+        )
+        return emoji_id
+
+
+@dataclass
+class Showcase:
+    """Ids of the interesting things in the showcase archive, for tests to find them."""
+
+    root: Path
+    owner: str = ""
+    users: dict[str, str] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=dict)
+    posts: dict[str, str] = field(default_factory=dict)
+
+
+OPENGRAPH = {
+    "type": "opengraph",
+    "url": "https://mattermost.com/blog/release/",
+    "data": {
+        "type": "article",
+        "url": "https://mattermost.com/blog/release/",
+        "title": "Mattermost 9.0 is here",
+        "site_name": "Mattermost",
+        "description": "Threads, playbooks and a faster desktop app — what is new in this release.",
+        "images": [{"url": "https://mattermost.com/og.png", "secure_url": "", "width": 1200, "height": 630}],
+    },
+}
+
+
+def build_showcase(root: Path) -> Showcase:
+    """A small, realistic world: teams, channels, DMs, a GM, threads, files, emoji, edits and deletes."""
+    show = Showcase(root=root)
+    b = ArchiveBuilder(root)
+    alice = b.add_user("alice", "Alice", "Liddell", avatar=(63, 111, 216))
+    bob = b.add_user("bob", "Bob", "Builder", "Bobby", avatar=(194, 65, 12))
+    carol = b.add_user("carol", "", "", avatar=None)  # names blanked by the server's privacy settings
+    dave = b.add_user("dave", "Dave", "Departed", delete_at=BASE_TIME - 5 * DAY, avatar=(75, 85, 99))
+    bot = b.add_user("deploybot", "Deploy", "Bot", is_bot=True, avatar=(21, 128, 61))
+    erin = b.add_user("erin", "Erin", "Example", avatar=(126, 34, 206))
+    b.set_owner(alice, "alice")
+    show.owner = alice
+    show.users = {"alice": alice, "bob": bob, "carol": carol, "dave": dave, "bot": bot, "erin": erin}
+    acme = b.add_team("acme", "ACME Corp")
+    town = b.add_channel(
+        "O",
+        "town-square",
+        "Town Square",
+        team_id=acme,
+        members=[alice, bob, carol],
+        purpose="Everyone at ACME",
+        header="Office hours: **9–17** · see ~off-topic",
+        favorite=True,
+    )
+    offtopic = b.add_channel("O", "off-topic", "Off-Topic", team_id=acme, members=[alice, bob])
+    design = b.add_channel("P", "design-team", "Design Team", team_id=acme, members=[alice, erin])
+    old = b.add_channel("O", "old-project", "Old Project", team_id=acme, delete_at=BASE_TIME - 2 * DAY)
+    dm_bob = b.add_dm(alice, bob)
+    self_dm = b.add_dm(alice, alice)
+    gm = b.add_gm([alice, bob, carol], ["alice", "bob", "carol"])
+    dm_dave = b.add_dm(alice, dave)
+    show.channels = {
+        "town": town,
+        "offtopic": offtopic,
+        "design": design,
+        "old": old,
+        "dm_bob": dm_bob,
+        "self_dm": self_dm,
+        "gm": gm,
+        "dm_dave": dm_dave,
+    }
+    parrot = make_png(32, 32, (255, 140, 0), (0, 160, 80))
+    b.add_emoji("partyparrot", bob, parrot)
+
+    t = BASE_TIME
+    p = show.posts
+    p["join"] = b.add_post(town, bob, "", t, post_type="system_join_channel", props={"username": "bob"})
+    p["welcome"] = b.add_post(
+        town, alice, "Welcome to **ACME**! :wave: Please read the #handbook first.", t + MINUTE, pinned=True
+    )
+    p["welcome2"] = b.add_post(town, alice, "Questions go to @bob or ~off-topic.", t + 2 * MINUTE)
+    p["markdown"] = b.add_post(
+        town,
+        bob,
+        "Release notes:\n\n# Version 2.0\n\n- *faster* sync\n- ~~old~~ new viewer\n- `code` spans\n\n"
+        "> Quote from the docs\n\n| Feature | State |\n|:--|--:|\n| Search | done |\n| Export | done |\n\n"
+        "1. first\n2. second\n\n- [ ] write tests\n- [x] ship it",
+        t + 20 * MINUTE,
+    )
+    p["code"] = b.add_post(
+        town,
+        carol,
+        'Here is the fix:\n\n```python\ndef greet(name: str) -> str:\n    # say hello\n    return f"Hello {name}!"\n```\n'
+        'and the config:\n```json\n{"retries": 3, "verbose": true}\n```',
+        t + 40 * MINUTE,
+    )
+    p["link"] = b.add_post(
+        town,
+        bob,
+        "Have you seen https://mattermost.com/blog/release/ ?",
+        t + HOUR,
+        metadata={"embeds": [OPENGRAPH]},
+    )
+    p["thread_root"] = b.add_post(
+        town, alice, "Lunch plans for Friday? :pizza:", t + 2 * HOUR, update_at=t + 4 * HOUR
+    )
+    p["reply1"] = b.add_post(
+        town, bob, "Pizza again? :partyparrot:", t + 2 * HOUR + 5 * MINUTE, root_id=p["thread_root"]
+    )
+    p["reply2"] = b.add_post(town, carol, "I'm in 👍", t + 2 * HOUR + 7 * MINUTE, root_id=p["thread_root"])
+    for name, who in (("+1", bob), ("+1", carol), ("partyparrot", bob), ("heart", alice)):
+        b.add_reaction(p["thread_root"], who, name, t + 3 * HOUR)
+    p["code_reply"] = b.add_post(town, alice, "Thanks, that works!", t + 50 * MINUTE, root_id=p["code"])
+    p["edited"] = b.add_post(
+        town, bob, "The meeting is at **3 pm** (room 2).", t + 3 * HOUR, edit_at=t + 3 * HOUR + 10 * MINUTE
+    )
+    b.add_history(p["edited"], "The meeting is at 2 pm.", 0, t + 3 * HOUR + 10 * MINUTE)
+    p["deleted"] = b.add_post(
+        town,
+        carol,
+        "Oops, wrong channel — please ignore.",
+        t + 3 * HOUR + 20 * MINUTE,
+        delete_at=t + 3 * HOUR + 25 * MINUTE,
+    )
+    image_post = b.add_post(town, alice, "Screenshot of the new dashboard", t + DAY)
+    p["image"] = image_post
+    b.add_file(
+        image_post,
+        town,
+        alice,
+        "dashboard screenshot.png",
+        "image/png",
+        data=make_png(320, 180, (30, 50, 92), (120, 180, 255)),
+        width=320,
+        height=180,
+        preview=make_png(320, 180, (30, 50, 92), (120, 180, 255)),
+    )
+    files_post = b.add_post(town, bob, "Minutes and the recording", t + DAY + 10 * MINUTE)
+    p["files"] = files_post
+    b.add_file(
+        files_post, town, bob, "minutes 2024-06-02.pdf", "application/pdf", data=b"%PDF-1.4\n% minutes\n"
+    )
+    b.add_file(files_post, town, bob, "standup.wav", "audio/wav", data=make_wav())
+    b.add_file(files_post, town, bob, "huge-video.mp4", "video/mp4", status="skipped", size=734_003_200)
+    b.add_file(files_post, town, bob, "lost.zip", "application/zip", status="failed", size=1200)
+    p["webhook"] = b.add_post(
+        town,
+        bot,
+        "",
+        t + DAY + HOUR,
+        post_type="slack_attachment",
+        props={
+            "from_webhook": "true",
+            "override_username": "CI",
+            "attachments": [
+                {
+                    "fallback": "Build #42 passed",
+                    "color": "#2e9d51",
+                    "pretext": "Deployment finished",
+                    "author_name": "Jenkins",
+                    "title": "Build #42 passed",
+                    "title_link": "https://ci.example.org/42",
+                    "text": "All **128** tests green.",
+                    "fields": [
+                        {"title": "Branch", "value": "main", "short": True},
+                        {"title": "Duration", "value": "4 min", "short": True},
+                    ],
+                    "footer": "ci.example.org",
+                }
+            ],
+        },
+    )
+    p["mention_me"] = b.add_post(town, bob, "@alice can you review? @channel FYI", t + DAY + 2 * HOUR)
+    p["emoji_only"] = b.add_post(town, erin, ":tada: :tada:", t + DAY + 3 * HOUR)
+    p["rtl"] = b.add_post(town, erin, "مرحبا بالجميع — שלום לכולם", t + DAY + 3 * HOUR + MINUTE)
+    p["dave"] = b.add_post(town, dave, "Goodbye everyone, it was great working with you.", t + 2 * DAY)
+    p["permalink"] = b.add_post(
+        town,
+        bob,
+        f"See {b.server_url}/acme/pl/{p['welcome']}",
+        t + 2 * DAY + HOUR,
+        metadata={
+            "embeds": [
+                {
+                    "type": "permalink",
+                    "data": {
+                        "post_id": p["welcome"],
+                        "channel_display_name": "Town Square",
+                        "team_name": "acme",
+                        "post": {"id": p["welcome"], "user_id": alice, "message": "Welcome to **ACME**!"},
+                    },
+                }
+            ]
+        },
+    )
+    for offset, (who, text) in enumerate(
+        [(bob, "Anyone up for a coffee? ☕"), (alice, "Sure, in 5"), (bob, "Great, see you downstairs")]
+    ):
+        b.add_post(offtopic, who, text, t + offset * 2 * MINUTE)
+    b.add_post(design, erin, "New logo drafts are in the shared folder.", t + 5 * HOUR)
+    b.add_post(old, alice, "This project is finished, archiving the channel.", t - 10 * DAY)
+    p["dm1"] = b.add_post(dm_bob, bob, "Hey Alice, got a minute?", t + 4 * DAY)
+    p["dm2"] = b.add_post(dm_bob, alice, "Sure! What's up?", t + 4 * DAY + MINUTE)
+    p["dm3"] = b.add_post(dm_bob, bob, "Can you look at the **invoice** I sent?", t + 4 * DAY + 2 * MINUTE)
+    p["dm4"] = b.add_post(dm_bob, alice, "Done, approved :white_check_mark:", t + 4 * DAY + 30 * MINUTE)
+    b.add_reaction(p["dm4"], bob, "pray", t + 4 * DAY + 31 * MINUTE)
+    p["note"] = b.add_post(self_dm, alice, "Remember: renew passport 🛂", t + 3 * DAY)
+    p["gm"] = b.add_post(gm, carol, "Group chat for the offsite", t + 5 * DAY)
+    b.add_post(dm_dave, dave, "Thanks for everything!", t - 6 * DAY)
+    b.close()
+    return show
+
+
+HOSTILE_MESSAGES = [
+    "<script>window.__pwned = 'script-tag'</script>",
+    "<img src=x onerror=\"window.__pwned='onerror'\">",
+    "<svg onload=\"window.__pwned='svg'\"></svg>",
+    "[click](javascript:window.__pwned='js-link')",
+    "[click](JaVaScRiPt:window.__pwned='js-mixed')",
+    "[click](  javascript:window.__pwned='js-space')",
+    "[click](java&#x09;script:window.__pwned='js-entity')",
+    "[click](&#106;avascript:window.__pwned='js-entity2')",
+    "[click](vbscript:msgbox)",
+    "[click](data:text/html;base64,PHNjcmlwdD53aW5kb3cuX19wd25lZD0nZGF0YSc8L3NjcmlwdD4=)",
+    "![x](javascript:window.__pwned='img-js')",
+    "![remote](https://evil.example.net/track.png)",
+    "![data](data:image/png;base64,iVBORw0KGgo=)",
+    "<a href=\"javascript:window.__pwned='a'\">a</a>",
+    '<iframe src="https://evil.example.net"></iframe>',
+    "<style>body{background:url(https://evil.example.net/x.png)}</style>",
+    "<javascript:window.__pwned='autolink'>",
+    "<https://evil.example.net/autolink>",
+    "\"><script>window.__pwned='attr-break'</script>",
+    "```html\n<script>window.__pwned='code'</script>\n```",
+    "```javascript\" onmouseover=\"window.__pwned='lang'\n1\n```",
+    "`<b>not bold</b>`",
+    '[x](https://example.org "title\\" onmouseover=window.__pwned=1")',
+    "**unclosed *emphasis [link( ``` broken",
+    "> " * 200 + "deep quote",
+    "- " * 300 + "deep list",
+    "@" + "a" * 500,
+    ":" + "smile:" * 200,
+    "e\u0301\u0301\u0301 zalgo t\u0336\u0336e\u0336x\u0336t \u202eevil\u202c override",
+    "עברית mixed with English and العربية",
+    "\x00 nul and \x1b escape and \u2028 line separator",
+]
+
+
+def add_hostile_corpus(root: Path, show: Showcase) -> dict[str, str]:
+    """A channel full of data that tries to run script or load from outside the archive."""
+    b = ArchiveBuilder.__new__(ArchiveBuilder)
+    b.root = root
+    b.server_url = "https://chat.example.org"
+    b._counter = 10_000
+    b.db = sqlite3.connect(root / "archive.sqlite")
+    hostile_user = b.add_user(
+        "<img src=x onerror=window.__pwned='user'>",
+        "<script>window.__pwned='first'</script>",
+        "\u202eevil",
+        "",
+        avatar=None,
+    )
+    blank_user = b.add_user("blanky", "   ", "", "")
+    team = b.db.execute("SELECT id FROM teams LIMIT 1").fetchone()[0]
+    channel = b.add_channel(
+        "O",
+        "hostile",
+        "<script>window.__pwned='channel'</script> Hostile",
+        team_id=team,
+        members=[show.owner, hostile_user],
+        header="<img src=x onerror=alert(1)>",
+        purpose="[x](javascript:alert(1))",
+    )
+    t = BASE_TIME + 10 * DAY
+    ids = {"channel": channel, "user": hostile_user}
+    for index, message in enumerate(HOSTILE_MESSAGES):
+        ids[f"m{index}"] = b.add_post(
+            channel, hostile_user if index % 2 else blank_user, message, t + index * MINUTE
+        )
+    big = ("A long message line with **bold** and `code` and a link https://example.org/x?y=1 " * 1300)[
+        :100_000
+    ]
+    ids["big"] = b.add_post(channel, show.owner, big, t + 200 * MINUTE)
+    props = {
+        "from_webhook": "true",
+        "override_username": "<b>evil</b>",
+        "override_icon_url": "https://evil.example.net/icon.png",
+        "attachments": [
+            {
+                "color": "red;background:url(https://evil.example.net/c.png)",
+                "title": "<script>window.__pwned='att'</script>",
+                "title_link": "javascript:window.__pwned='att-link'",
+                "author_link": "data:text/html,<script>alert(1)</script>",
+                "author_icon": "https://evil.example.net/author.png",
+                "image_url": "javascript:alert(1)",
+                "thumb_url": "https://evil.example.net/thumb.png",
+                "text": "<img src=x onerror=window.__pwned='att-text'>",
+                "fields": [{"title": "<i>f</i>", "value": {"nested": "<script>"}, "short": "yes"}],
+                "actions": [{"name": "<button onclick=alert(1)>"}],
+            },
+            "not an object",
+            None,
+        ],
+    }
+    ids["props"] = b.add_post(channel, hostile_user, "props", t + 201 * MINUTE, props=props)
+    embeds = {
+        "embeds": [
+            {
+                "type": "opengraph",
+                "url": "javascript:alert(1)",
+                "data": {
+                    "title": "<script>window.__pwned='og'</script>",
+                    "description": "<img src=x onerror=alert(1)>",
+                    "url": "javascript:window.__pwned='og-url'",
+                    "images": [{"url": "https://evil.example.net/og.png"}],
+                },
+            },
+            {"type": "image", "url": "https://evil.example.net/embedded.png"},
+            {
+                "type": "permalink",
+                "data": {"post_id": '"><script>alert(1)</script>', "post": {"message": "<script>x</script>"}},
+            },
+            {"type": "opengraph", "data": "not a dict"},
+            "garbage",
+        ],
+        "images": {"https://evil.example.net/i.png": {"width": 1, "height": 1}},
+    }
+    ids["embeds"] = b.add_post(
+        channel, hostile_user, "embeds https://evil.example.net/page", t + 202 * MINUTE, metadata=embeds
+    )
+    file_post = b.add_post(channel, hostile_user, "hostile files", t + 203 * MINUTE)
+    ids["files"] = file_post
+    b.add_file(
+        file_post,
+        channel,
+        hostile_user,
+        "<img src=x onerror=window.__pwned='file'>.png",
+        "image/png",
+        data=make_png(8, 8, (200, 0, 0)),
+        width=8,
+        height=8,
+    )
+    b.add_file(file_post, channel, hostile_user, "../../../etc/passwd", "text/plain", data=b"root:x:0:0")
+    b.add_file(
+        file_post,
+        channel,
+        hostile_user,
+        "evil.svg",
+        "image/svg+xml",
+        data=b"<svg xmlns='http://www.w3.org/2000/svg' onload=\"window.__pwned='svgfile'\"><script>"
+        b"window.__pwned='svg-script'</script><rect width='8' height='8'/></svg>",
+    )
+    escaping = b.add_file(file_post, channel, hostile_user, "escape.txt", "text/plain", data=b"x")
+    b.db.execute(
+        "UPDATE files SET path = '../outside.txt', preview_path = '/etc/passwd' WHERE id = ?", (escaping,)
+    )
+    odd = b.add_post(
+        channel, hostile_user, "odd id", t + 204 * MINUTE, post_id='../../x"><script>alert(1)</script>'
+    )
+    ids["odd"] = odd
+    b.add_reaction(ids["m0"], hostile_user, "<img src=x onerror=alert(1)>", t + 205 * MINUTE)
+    b.add_reaction(ids["m0"], hostile_user, "smile", t + 205 * MINUTE)
+    b.db.execute("UPDATE users SET avatar_path = '../../../../etc/passwd' WHERE id = ?", (blank_user,))
+    b.db.execute(
+        "INSERT INTO posts (id, channel_id, root_id, user_id, create_at, update_at, message, raw) "
+        "VALUES (?, ?, '', ?, ?, ?, 'broken raw', '{not json')",
+        (b.new_id("p"), channel, hostile_user, t + 206 * MINUTE, t + 206 * MINUTE),
+    )
+    b.close()
+    return ids

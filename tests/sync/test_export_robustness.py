@@ -1,0 +1,180 @@
+"""The export under hostile conditions: faults, rate limits, a revoked token, changes during the walk."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import export_now
+from export_checks import assert_files_intact, assert_matches_world, query
+from mmtakeout.api.errors import AuthenticationError
+from mmtakeout.archive.verify import verify_archive
+from mmtakeout.sandbox.faults import RequestInfo
+from mmtakeout.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox_thread
+from mmtakeout.sandbox.world import Team, TeamMember, User, World
+from mmtakeout.sync import ExportOptions, ProgressSnapshot, export_archive
+from sandbox_worlds import Scenario
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(fault_rate=0.05, fault_seed=3)])
+def test_injected_faults_at_five_percent(
+    scenario: Scenario, scenario_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    result = export_now(scenario_sandbox.url, scenario.token, archive)
+    failed = [r for r in scenario_sandbox.requests if r.status >= 500 or r.status == 0]
+    assert len(failed) >= 3, "the sandbox did inject faults"
+    assert (result.status, result.problems) == ("complete", [])
+    assert_matches_world(archive, scenario.world)
+    assert_files_intact(archive, scenario.world)
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(rate_limit_per_s=150, rate_burst=4)])
+def test_rate_limited_server_loses_nothing(
+    scenario: Scenario, scenario_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    result = export_now(scenario_sandbox.url, scenario.token, archive)
+    assert any(r.status == 429 for r in scenario_sandbox.requests), "the limit was reached"
+    assert (result.status, result.problems) == ("complete", [])
+    assert_matches_world(archive, scenario.world)
+
+
+def test_token_revoked_mid_export_stops_cleanly_and_resumes(scenario: Scenario, tmp_path: Path) -> None:
+    world = scenario.world
+    posts_requests = 0
+
+    def revoke_after_some_pages(info: RequestInfo) -> None:
+        nonlocal posts_requests
+        if info.route == "/api/v4/channels/{channel_id}/posts":
+            posts_requests += 1
+            if posts_requests == 4:
+                world.revoke_token(scenario.token)
+
+    running = start_sandbox_thread(world, SandboxConfig(fault_hook=revoke_after_some_pages))
+    archive = tmp_path / "archive"
+    try:
+        with pytest.raises(AuthenticationError):
+            export_now(running.url, scenario.token, archive)
+        rejected = [r for r in running.requests if r.status == 401]
+        assert rejected and len(running.requests) - running.requests.index(rejected[0]) <= 20, (
+            "stops promptly"
+        )
+        report = verify_archive(archive)
+        assert report.ok, report.issues
+        assert query(archive, "SELECT status FROM runs") == [("failed",)]
+        saved_before = query(archive, "SELECT count(*) FROM posts")[0][0]
+        assert saved_before > 0
+        new_token = world.create_session(scenario.me)
+        result = export_now(running.url, new_token, archive)
+    finally:
+        running.stop()
+    assert (result.status, result.problems) == ("complete", [])
+    assert_matches_world(archive, world)
+    assert_files_intact(archive, world)
+
+
+def _plain_world(posts: int) -> tuple[World, str, str, str]:
+    world = World(seed=9)
+    at = world.now()
+    me = world.add_user(User("me" + "0" * 24, "me", "me@example.org", "Me", "", at, at))
+    world.primary_user_id = me.id
+    team = world.add_team(Team("team" + "0" * 22, "team", "Team", at, at))
+    world.add_team_member(TeamMember(team.id, me.id, at))
+    channel = world.create_channel(team.id, "busy", "Busy", "O", me.id)
+    long_ago = at - 400 * 24 * 3600 * 1000
+    for index in range(posts):
+        world.create_post(channel.id, me.id, f"post {index}", create_at=long_ago + index * 1000)
+    return world, world.create_session(me.id), channel.id, me.id
+
+
+def test_deletions_during_the_walk_do_not_hide_posts(tmp_path: Path) -> None:
+    """Deleting posts the walk already passed moves older posts to earlier offsets, across a page
+    boundary the walk has not reached yet; the reconciliation notices and fetches them."""
+    world, token, channel_id, _ = _plain_world(1000)
+    newest_first = list(reversed(world.posts_in_channel(channel_id)))
+    page_requests = 0
+
+    def delete_when_page_two_is_asked(info: RequestInfo) -> None:
+        nonlocal page_requests
+        if info.path == f"/api/v4/channels/{channel_id}/posts":
+            page_requests += 1
+            if page_requests == 3:
+                for post in newest_first[5:8]:
+                    world.delete_post(post.id)
+
+    running = start_sandbox_thread(world, SandboxConfig(fault_hook=delete_when_page_two_is_asked))
+    archive = tmp_path / "archive"
+    try:
+        result = export_now(running.url, token, archive, concurrency=1)
+    finally:
+        running.stop()
+    assert result.status == "complete"
+    assert page_requests >= 3
+    assert result.stats["heal_requests"] > 0
+    assert_matches_world(archive, world)
+    deleted = query(archive, "SELECT count(*) FROM posts WHERE delete_at > 0")
+    assert deleted == [(3,)], "the deleted posts stay, marked deleted"
+
+
+def test_more_than_a_thousand_changes_rewalk_the_channel(
+    scenario: Scenario, scenario_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    export_now(scenario_sandbox.url, scenario.token, archive)
+    world = scenario.world
+    with world.lock:
+        for post in world.posts_in_channel(scenario.town)[:700]:
+            world.add_reaction(post.id, scenario.carol, "eyes")
+        for index in range(400):
+            world.create_post(scenario.town, scenario.bob, f"flood {index}")
+    result = export_now(scenario_sandbox.url, scenario.token, archive)
+    assert (result.status, result.problems) == ("complete", [])
+    assert result.stats["channel_walks"] >= 1
+    assert_matches_world(archive, world)
+
+
+def test_cancel_leaves_a_resumable_archive(scenario: Scenario, tmp_path: Path) -> None:
+    running = start_sandbox_thread(scenario.world, SandboxConfig(latency_ms=15))
+    archive = tmp_path / "archive"
+
+    async def cancelled_run() -> str:
+        cancel = asyncio.Event()
+
+        def on_progress(snapshot: ProgressSnapshot) -> None:
+            if snapshot.posts_saved > 0:
+                cancel.set()
+
+        result = await export_archive(
+            running.url, scenario.token, archive, ExportOptions(), on_progress, cancel
+        )
+        return result.status
+
+    try:
+        assert asyncio.run(cancelled_run()) == "cancelled"
+        assert verify_archive(archive).ok
+        assert query(archive, "SELECT status FROM runs") == [("cancelled",)]
+        result = export_now(running.url, scenario.token, archive)
+    finally:
+        running.stop()
+    assert result.status == "complete"
+    assert_matches_world(archive, scenario.world)
+
+
+def test_the_token_is_never_written(
+    scenario: Scenario, scenario_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    export_now(scenario_sandbox.url, scenario.token, archive)
+    scenario.world.revoke_token(scenario.token)
+    with pytest.raises(AuthenticationError) as failure:
+        export_now(scenario_sandbox.url, scenario.token, archive)
+    assert scenario.token not in str(failure.value) and scenario.token not in repr(failure.value)
+    sqlite3.connect(archive / "archive.sqlite").execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    secret = scenario.token.encode()
+    for path in archive.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_bytes(), path
