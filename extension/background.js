@@ -68,6 +68,12 @@ const ready = (async () => {
 
 // ------------------------------------------------------------------------------------------ the site
 
+// Match patterns carry no port in Firefox (and a port-less one covers every port in Chromium), so
+// access is asked for the site's scheme and host.
+function accessPattern(url) {
+  return `${url.protocol}//${url.hostname}/*`;
+}
+
 function siteOf(url) {
   let parsed;
   try {
@@ -76,7 +82,7 @@ function siteOf(url) {
     return null;
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return null;
-  return { url: parsed, origin: parsed.origin, host: parsed.host, pattern: `${parsed.origin}/*` };
+  return { url: parsed, origin: parsed.origin, host: parsed.host, pattern: accessPattern(parsed) };
 }
 
 // Mattermost answers GET /api/v4/system/ping with {"status": "OK", ...}. The server may live under

@@ -135,7 +135,9 @@ function errorText(code, host, detail) {
     },
   };
   const known = texts[code];
-  if (known) return { ...known, detail: code.startsWith('helper') ? detail : '' };
+  // The helper's or browser's own words, in small print, where they add something (a path, a reason).
+  const withDetail = code.startsWith('helper') || code === 'unreachable' || code === 'disk-full';
+  if (known) return { ...known, detail: withDetail ? detail : '' };
   return {
     title: 'Something went wrong',
     text: 'Click “Back up my chats” to try again. If it keeps failing, run “mmtakeout doctor” in a terminal.',
@@ -168,8 +170,7 @@ function renderSite() {
   $('site-host').textContent = info?.host ?? page.origin ?? '';
   setCheck('check-mattermost', info?.mattermost ?? null);
   setCheck('check-login', info?.loggedIn ?? null);
-  $('check-mattermost').title = info?.permitted ? '' : 'Checked after you allow access to this site';
-  $('check-login').title = $('check-mattermost').title;
+  $('site-note').hidden = info?.permitted !== false;
 }
 
 function render() {
@@ -195,9 +196,10 @@ function renderIdle() {
     $('notice-text').textContent = text.text;
     $('notice-command').hidden = !text.command;
     $('notice-command-text').textContent = text.command ?? '';
-    const detail = [text.after, text.detail].filter(Boolean).join(' ');
-    $('notice-detail').hidden = !detail;
-    $('notice-detail').textContent = detail;
+    $('notice-after').hidden = !text.after;
+    $('notice-after').textContent = text.after ?? '';
+    $('notice-detail').hidden = !text.detail;
+    $('notice-detail').textContent = text.detail ? `Details: ${text.detail}` : '';
   }
   const options = page.job?.options;
   if (options && !page.optionsTouched) {
@@ -397,7 +399,7 @@ async function main() {
     const url = new URL(page.target.url);
     if (url.protocol === 'https:' || url.protocol === 'http:') {
       page.origin = url.origin;
-      page.pattern = `${url.origin}/*`;
+      page.pattern = `${url.protocol}//${url.hostname}/*`; // as the background's accessPattern
       $('site-host').textContent = url.host;
     }
   } catch {

@@ -40,12 +40,6 @@ def serve(sandbox_setup: SandboxSetup) -> Iterator[Serve]:
         sandbox.stop()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _chromium_available() -> None:
-    if shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed (scripts/test installs it)")
-
-
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 400 KiB tmpfs: a real "no space left on device" (needs the right to mount; skipped otherwise)."""

@@ -48,9 +48,9 @@ def test_index_to_conversation_to_thread_and_back(chromium: Browser, rendered_sh
 
         page.locator(f"#tp-{posts['reply1']} .thread-link a").click()
         expect(page).to_have_url(re.compile(rf"/1\.html#p-{posts['reply1']}$"))
-        assert page.evaluate(f"document.querySelector('#p-{posts['reply1']}').matches(':target')")
-        page.locator(f"#p-{posts['reply1']} .reply-to a").click()
-        expect(page).to_have_url(re.compile(rf"#p-{posts['thread_root']}$"))
+        page.wait_for_function(f"document.querySelector('#p-{posts['reply1']}').matches(':target')")
+        page.locator(f"#p-{posts['code_reply']} .reply-to a").click()
+        expect(page).to_have_url(re.compile(rf"#p-{posts['code']}$"))
         guard.assert_clean(page)
 
 

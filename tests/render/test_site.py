@@ -84,8 +84,9 @@ def test_conversation_page_shows_mattermost_features(rendered_showcase: Showcase
     assert re.search(r'title="Bobby, carol reacted with :\+1:">.*?👍.*?>2<', root)
     assert 'src="../../../emoji/' in root and "2 replies" in root
     assert f'href="t1.html#t-{posts["thread_root"]}"' in root
-    reply = post_html(html, posts["reply1"])
-    assert f'href="#p-{posts["thread_root"]}"' in reply and "Replied to" in reply
+    assert "Replied to" not in post_html(html, posts["reply1"])  # it directly follows its thread
+    reply = post_html(html, posts["code_reply"])
+    assert f'href="#p-{posts["code"]}"' in reply and "Replied to" in reply
     image = post_html(html, posts["image"])
     assert re.search(
         r'<img src="../../../files/[^"]+\.preview\.jpg" alt="dashboard screenshot.png" width="320"', image

@@ -543,7 +543,7 @@ def build_showcase(root: Path) -> Showcase:
     p["reply2"] = b.add_post(town, carol, "I'm in 👍", t + 2 * HOUR + 7 * MINUTE, root_id=p["thread_root"])
     for name, who in (("+1", bob), ("+1", carol), ("partyparrot", bob), ("heart", alice)):
         b.add_reaction(p["thread_root"], who, name, t + 3 * HOUR)
-    p["code_reply"] = b.add_post(town, alice, "Thanks, that works!", t + 50 * MINUTE, root_id=p["code"])
+    p["code_reply"] = b.add_post(town, alice, "Thanks, that works!", t + HOUR + 5 * MINUTE, root_id=p["code"])
     p["edited"] = b.add_post(
         town, bob, "The meeting is at **3 pm** (room 2).", t + 3 * HOUR, edit_at=t + 3 * HOUR + 10 * MINUTE
     )

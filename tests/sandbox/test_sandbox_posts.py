@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sandbox_support import Api, assert_app_error, validate
 
 from mmtakeout.sandbox.generator import SandboxSetup
-from mmtakeout.sandbox.server import RunningSandbox
+from mmtakeout.sandbox.server import RunningSandbox, SandboxConfig
 from mmtakeout.sandbox.world import Channel, World
 
 
@@ -189,6 +190,20 @@ async def test_since_is_capped_at_1000(api: Api, served: RunningSandbox, world_s
     assert len(result["order"]) == 1000
     assert created[-1] in result["order"], "the newest change is in, so max(update_at) would skip the rest"
     assert set(created) - set(result["order"]), "an arbitrary subset, not everything"
+
+
+@pytest.mark.parametrize("server_config", [SandboxConfig(since_truncation="oldest")])
+async def test_since_truncation_can_keep_the_oldest_changes(
+    api: Api, served: RunningSandbox, world_setup: SandboxSetup
+) -> None:
+    world = world_setup.world
+    channel = channel_named(world, "off-topic")
+    since = world.now()
+    created = served.call(
+        lambda: [world.create_post(channel.id, world_setup.user_id, f"n{n}").id for n in range(1010)]
+    )
+    order = (await api.get_json(posts_path(channel), since=str(since)))["order"]
+    assert set(order) == set(created[:1000])
 
 
 async def test_etag_and_if_none_match(api: Api, served: RunningSandbox, world_setup: SandboxSetup) -> None:

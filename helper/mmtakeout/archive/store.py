@@ -23,6 +23,8 @@ from mmtakeout.archive.paths import is_safe_id
 
 FORMAT_VERSION = 1
 DATABASE_NAME = "archive.sqlite"
+CACHE_KIB = 32 * 1024
+"""SQLite page cache of a writer: enough for the indexes of a few million posts to stay warm."""
 
 Raw = Mapping[str, Any]
 
@@ -162,6 +164,9 @@ class ArchiveStore:
         self.folder = folder
         self._db = connection
         self.readonly = readonly
+        self._group_commit_s: float | None = None
+        self._batch_started = 0.0
+        self._depth = 0
 
     # ----------------------------------------------------------------- opening
 
@@ -173,6 +178,7 @@ class ArchiveStore:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             store = cls(folder, connection, readonly=False)
             store._migrate()
         except sqlite3.DatabaseError as error:
@@ -201,7 +207,11 @@ class ArchiveStore:
         return store
 
     def close(self) -> None:
-        self._db.close()
+        """Commit what is complete, then close."""
+        try:
+            self.flush()
+        finally:
+            self._db.close()
 
     def __enter__(self) -> ArchiveStore:
         return self
@@ -235,17 +245,60 @@ class ArchiveStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of writes; nested use joins the outer transaction."""
-        if self._db.in_transaction:
-            yield self._db
+        """One atomic unit of writes: all of it is kept, or none. Nested use is a savepoint of the
+        outer unit. With `group_commit` on, finished units are committed together every so often
+        (a crash loses at most that interval of finished work, never part of a unit)."""
+        if self._depth:
+            name = f"unit{self._depth}"
+            self._db.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute(f"ROLLBACK TO {name}")
+                self._db.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._depth -= 1
+            self._db.execute(f"RELEASE {name}")
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._batch_started = time.monotonic()
+        self._db.execute("SAVEPOINT unit0")
+        self._depth = 1
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("ROLLBACK TO unit0")
+            self._db.execute("RELEASE unit0")
+            if self._group_commit_s is None:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        finally:
+            self._depth = 0
+        self._db.execute("RELEASE unit0")
+        if self._group_commit_s is None or time.monotonic() - self._batch_started >= self._group_commit_s:
+            self.flush()
+
+    def group_commit(self, seconds: float | None) -> None:
+        """Commit finished units together at most every `seconds` (None: each one at once)."""
+        self._group_commit_s = seconds
+        if seconds is None:
+            self.flush()
+
+    def flush(self) -> None:
+        """Make every finished unit durable now."""
+        if self._depth == 0 and self._db.in_transaction:
+            self._db.execute("COMMIT")
+
+    def flush_if_due(self) -> None:
+        if (
+            self._group_commit_s is not None
+            and self._db.in_transaction
+            and time.monotonic() - self._batch_started >= self._group_commit_s
+        ):
+            self.flush()
 
     def integrity_check(self) -> list[str]:
         return [str(row[0]) for row in self._db.execute("PRAGMA integrity_check")]
@@ -386,14 +439,34 @@ class ArchiveStore:
                     outcome.history_rows += 1
             existing = self._existing_posts([_str(p.get("id")) for p in live])
             referenced_users: set[str] = set()
+            new_rows: list[tuple[Any, ...]] = []
+            new_reactions: list[tuple[str, str, str, int]] = []
             for post in live:
+                post_id = _str(post.get("id"))
                 outcome.max_update_at = max(outcome.max_update_at, _int(post.get("update_at")))
-                written = self._merge_post(post, existing.get(_str(post.get("id"))), outcome)
-                if written:
-                    outcome.ids.append(_str(post.get("id")))
-                    referenced_users |= _users_referenced_by(post)
+                archived = existing.get(post_id)
+                if archived is None:
+                    new_rows.append(_post_row(post))
                     if _int(post.get("delete_at")) == 0:
-                        self._save_post_attachments(post, outcome)
+                        new_reactions.extend(_reaction_rows(post))
+                    outcome.new_posts += 1
+                elif not self._merge_post(post, archived, outcome):
+                    continue
+                outcome.ids.append(post_id)
+                _collect_user_ids(post, referenced_users)
+                if _int(post.get("delete_at")) == 0 and (
+                    post.get("file_ids") or _dict(post.get("metadata")).get("files")
+                ):
+                    self._save_post_attachments(post, outcome)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO posts (id, channel_id, root_id, user_id, create_at, update_at, edit_at, "
+                "delete_at, message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                new_rows,
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO reactions (post_id, user_id, emoji_name, create_at) VALUES (?, ?, ?, ?)",
+                new_reactions,
+            )
             self._add_pending_users(referenced_users)
             if sync is not None:
                 self._update_sync(sync_channel_id, sync)
@@ -413,34 +486,11 @@ class ArchiveStore:
                 found[row["id"]] = row
         return found
 
-    def _merge_post(self, post: Raw, archived: sqlite3.Row | None, outcome: PostBatchOutcome) -> bool:
+    def _merge_post(self, post: Raw, archived: sqlite3.Row, outcome: PostBatchOutcome) -> bool:
+        """Apply a newer copy of an archived post; returns whether anything changed."""
         post_id = _str(post.get("id"))
         update_at = _int(post.get("update_at"))
         delete_at = _int(post.get("delete_at"))
-        if archived is None:
-            self._db.execute(
-                "INSERT INTO posts (id, channel_id, root_id, user_id, create_at, "
-                "update_at, edit_at, delete_at, "
-                "message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    post_id,
-                    _str(post.get("channel_id")),
-                    _str(post.get("root_id")),
-                    _str(post.get("user_id")),
-                    _int(post.get("create_at")),
-                    update_at,
-                    _int(post.get("edit_at")),
-                    delete_at,
-                    _str(post.get("message")),
-                    _str(post.get("type")),
-                    1 if post.get("is_pinned") is True else 0,
-                    _json(post),
-                ),
-            )
-            outcome.new_posts += 1
-            if delete_at == 0:
-                self._replace_reactions(post)
-            return True
         if delete_at > 0:
             if archived["delete_at"]:
                 return False
@@ -458,25 +508,18 @@ class ArchiveStore:
         if archived["message"] != message and archived["edit_at"] != edit_at:
             self._keep_archived_text(post_id, archived, replaced_at=edit_at or update_at)
             outcome.history_rows += 1
+        self._db.execute("DELETE FROM posts WHERE id = ?", (post_id,))
         self._db.execute(
-            "UPDATE posts SET channel_id = ?, root_id = ?, user_id = ?, create_at = "
-            "?, update_at = ?, edit_at = ?, "
-            "delete_at = 0, message = ?, type = ?, is_pinned = ?, raw = ? WHERE id = ?",
-            (
-                _str(post.get("channel_id")),
-                _str(post.get("root_id")),
-                _str(post.get("user_id")),
-                _int(post.get("create_at")),
-                update_at,
-                edit_at,
-                message,
-                _str(post.get("type")),
-                1 if post.get("is_pinned") is True else 0,
-                _json(post),
-                post_id,
-            ),
+            "INSERT INTO posts (id, channel_id, root_id, user_id, create_at, update_at, edit_at, delete_at, "
+            "message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _post_row(post),
         )
-        self._replace_reactions(post)
+        if isinstance(post.get("metadata"), Mapping):
+            self._db.execute("DELETE FROM reactions WHERE post_id = ?", (post_id,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO reactions (post_id, user_id, emoji_name, create_at) VALUES (?, ?, ?, ?)",
+                _reaction_rows(post),
+            )
         outcome.changed_posts += 1
         return True
 
@@ -524,22 +567,6 @@ class ArchiveStore:
             ),
         )
         return cursor.rowcount > 0
-
-    def _replace_reactions(self, post: Raw) -> None:
-        metadata = post.get("metadata")
-        if not isinstance(metadata, Mapping):
-            return  # no metadata at all: the server told us nothing about reactions
-        post_id = _str(post.get("id"))
-        reactions = {
-            (_str(r.get("user_id")), _str(r.get("emoji_name"))): _int(r.get("create_at"))
-            for r in map(_dict, _list(metadata.get("reactions")))
-            if _str(r.get("user_id")) and _str(r.get("emoji_name")) and _int(r.get("delete_at")) == 0
-        }
-        self._db.execute("DELETE FROM reactions WHERE post_id = ?", (post_id,))
-        self._db.executemany(
-            "INSERT INTO reactions (post_id, user_id, emoji_name, create_at) VALUES (?, ?, ?, ?)",
-            [(post_id, user, emoji, created) for (user, emoji), created in reactions.items()],
-        )
 
     def _save_post_attachments(self, post: Raw, outcome: PostBatchOutcome) -> None:
         post_id = _str(post.get("id"))
@@ -949,18 +976,51 @@ def _file_row(row: Sequence[Any]) -> FileRow:
     )
 
 
+def _post_row(post: Raw) -> tuple[Any, ...]:
+    return (
+        _str(post.get("id")),
+        _str(post.get("channel_id")),
+        _str(post.get("root_id")),
+        _str(post.get("user_id")),
+        _int(post.get("create_at")),
+        _int(post.get("update_at")),
+        _int(post.get("edit_at")),
+        _int(post.get("delete_at")),
+        _str(post.get("message")),
+        _str(post.get("type")),
+        1 if post.get("is_pinned") is True else 0,
+        _json(post),
+    )
+
+
+def _reaction_rows(post: Raw) -> list[tuple[str, str, str, int]]:
+    """The post's current reactions as the server reported them in `metadata.reactions`."""
+    post_id = _str(post.get("id"))
+    rows: dict[tuple[str, str], int] = {}
+    for reaction in _list(_dict(post.get("metadata")).get("reactions")):
+        if not isinstance(reaction, Mapping) or _int(reaction.get("delete_at")):
+            continue
+        user_id, emoji_name = _str(reaction.get("user_id")), _str(reaction.get("emoji_name"))
+        if user_id and emoji_name:
+            rows[(user_id, emoji_name)] = _int(reaction.get("create_at"))
+    return [(post_id, user_id, emoji, created) for (user_id, emoji), created in rows.items()]
+
+
 def _is_history_copy(post: Raw) -> bool:
     """Edit-history copies carry the edited post's id in `original_id` and are marked deleted."""
     return bool(_str(post.get("original_id"))) and _int(post.get("delete_at")) > 0
 
 
-def _users_referenced_by(post: Raw) -> set[str]:
-    ids = {_str(post.get("user_id"))}
-    props = _dict(post.get("props"))
-    ids.update(_str(props.get(key)) for key in _USER_ID_PROPS)
-    for reaction in map(_dict, _list(_dict(post.get("metadata")).get("reactions"))):
-        ids.add(_str(reaction.get("user_id")))
-    return {uid for uid in ids if uid and is_safe_id(uid)}
+def _collect_user_ids(post: Raw, into: set[str]) -> None:
+    """Add the users a post refers to: its author, who reacted, users named by system posts."""
+    candidates = [post.get("user_id")]
+    props = post.get("props")
+    if isinstance(props, Mapping) and props:
+        candidates.extend(props.get(key) for key in _USER_ID_PROPS)
+    metadata = post.get("metadata")
+    if isinstance(metadata, Mapping) and metadata.get("reactions"):
+        candidates.extend(_dict(reaction).get("user_id") for reaction in _list(metadata.get("reactions")))
+    into.update(uid for uid in candidates if isinstance(uid, str) and uid and is_safe_id(uid))
 
 
 def _split_sql(script: str) -> list[str]:

@@ -399,7 +399,7 @@ class SiteRenderer:
         ]
         self.out.write(
             "site/search/manifest.js",
-            manifest_script(order_for_index(self.conversations), shards, self.users),
+            manifest_script(order_for_index(self.conversations), shards, self.users, self.clock.iana_name),
         )
 
     # ----- one conversation -----

@@ -112,13 +112,18 @@ def part_page(
 ) -> str:
     clock = writer.data.clock
     rows: list[str] = []
+    previous: Post | None = None
     for post, continuation, new_day in group_posts(posts, clock):
         if new_day is not None:
             rows.append(
                 f'<div class="day-separator" id="d-{e(new_day)}" role="separator">'
                 f"<span>{e(clock.day_label(post.create_at))}</span></div>\n"
             )
-        rows.append(writer.post(post, links, continuation=continuation, show_reply_context=True))
+        # Like Mattermost, say what a reply answers unless it directly follows its own thread.
+        follows_thread = previous is not None and post.root_id in (previous.id, previous.root_id)
+        context = new_day is not None or not follows_thread
+        rows.append(writer.post(post, links, continuation=continuation, show_reply_context=context))
+        previous = post
     if not rows:
         rows.append('<p class="empty">No messages of this conversation are in the archive.</p>')
     latest = '<div id="latest" class="latest-anchor" tabindex="-1"></div>' if is_last else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
@@ -514,9 +515,59 @@ def _thread_context(
     return extra
 
 
-async def channel_posts(ctx: Ctx) -> web.StreamResponse:
-    """`GET /channels/{id}/posts`: since > after > before > plain page, with the server's cursor rules."""
-    channel_id = ctx.id_param("channel_id")
+@dataclass(frozen=True, slots=True)
+class _PostQuery:
+    after: str
+    before: str
+    since: int
+    page: int
+    per_page: int
+    skip_threads: bool
+    collapsed: bool
+    include_deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _PostPage:
+    order: list[Post]
+    extra: list[Post]
+    with_counts: bool
+    next_id: str = ""
+    prev_id: str = ""
+
+
+def _cursor_page(world: World, rows: list[Post], query: _PostQuery) -> _PostPage:
+    """A page by offset or by a before/after cursor, with `AddCursorIdsForPostList`'s cursor ids."""
+    after, before, page, per_page = query.after, query.before, query.page, query.per_page
+    if after or before:
+        cursor = world.posts.get(after or before)
+        if cursor is None:
+            order: list[Post] = []
+        elif after:
+            order = slice_after(rows, cursor.create_at, page, per_page)
+        else:
+            order = slice_before(rows, cursor.create_at, page, per_page)
+    else:
+        order = slice_page(rows, page, per_page)
+    if query.collapsed or not order:
+        extra: list[Post] = []
+    else:
+        extra = _thread_context(
+            world, order, include_page_roots=bool(after or before), whole_threads=not query.skip_threads
+        )
+    newest_id = id_after(rows, order[0].create_at) if order else ""
+    oldest_id = id_before(rows, order[-1].create_at) if order else ""
+    if after:
+        next_id = "" if len(order) < per_page else newest_id
+        return _PostPage(order, extra, True, next_id, after if page == 0 else oldest_id)
+    if before:
+        prev_id = "" if len(order) < per_page else oldest_id
+        return _PostPage(order, extra, True, before if page == 0 else newest_id, prev_id)
+    return _PostPage(order, extra, query.skip_threads, newest_id, oldest_id)
+
+
+def _post_query(ctx: Ctx) -> _PostQuery:
+    """The parameters `getPostsForChannel` parses, validated in the server's order."""
     after, before = ctx.query("after"), ctx.query("before")
     if after and not is_valid_id(after):
         raise invalid_param("after")
@@ -527,68 +578,55 @@ async def channel_posts(ctx: Ctx) -> web.StreamResponse:
         since = int(since_raw) if since_raw else 0
     except ValueError as error:
         raise invalid_param("since") from error
-    skip_threads = ctx.flag("skipFetchThreads")
-    collapsed = ctx.flag("collapsedThreads")
-    include_deleted = ctx.flag("include_deleted")
-    page, per_page = ctx.page(), ctx.per_page()
-    if include_deleted and not _is_admin(ctx):
+    query = _PostQuery(
+        after=after,
+        before=before,
+        since=since,
+        page=ctx.page(),
+        per_page=ctx.per_page(),
+        skip_threads=ctx.flag("skipFetchThreads"),
+        collapsed=ctx.flag("collapsedThreads"),
+        include_deleted=ctx.flag("include_deleted"),
+    )
+    if query.include_deleted and not _is_admin(ctx):
         raise forbidden()
+    return query
+
+
+async def channel_posts(ctx: Ctx) -> web.StreamResponse:
+    """`GET /channels/{id}/posts`: since > after > before > plain page, with the server's cursor rules."""
+    channel_id = ctx.id_param("channel_id")
+    query = _post_query(ctx)
     world = ctx.world
     with world.lock:
         channel = _channel(ctx, channel_id)
         _require_readable(ctx, channel)
-        index = world.channel_posts[channel.id]
-        if include_deleted:
-            rows = [p for p in world.all_channel_rows(channel.id) if not collapsed or not p.root_id]
-        else:
-            rows = index.live_roots if collapsed else index.live
         headers: dict[str, str] = {}
-        next_id = prev_id = ""
-        if since > 0:
-            order, extra, with_counts = _posts_since(ctx, channel.id, since, collapsed=collapsed)
-            with_counts = with_counts and skip_threads
+        if query.since > 0:
+            order, extra, counted = _posts_since(ctx, channel.id, query.since, collapsed=query.collapsed)
+            result = _PostPage(order, extra, counted and query.skip_threads)
         else:
-            etag = _etag(ctx, world.last_update_at(channel.id, roots_only=collapsed))
+            etag = _etag(ctx, world.last_update_at(channel.id, roots_only=query.collapsed))
             if (cached := _not_modified(ctx, etag)) is not None:
                 return cached
             headers["ETag"] = etag
-            with_counts = True
-            if after or before:
-                cursor = world.posts.get(after or before)
-                if cursor is None:
-                    order = []
-                elif after:
-                    order = slice_after(rows, cursor.create_at, page, per_page)
-                else:
-                    order = slice_before(rows, cursor.create_at, page, per_page)
+            index = world.channel_posts[channel.id]
+            if query.include_deleted:
+                rows = [p for p in world.all_channel_rows(channel.id) if not query.collapsed or not p.root_id]
             else:
-                order = slice_page(rows, page, per_page)
-                with_counts = skip_threads
-            if collapsed or not order:
-                extra = []
-            else:
-                extra = _thread_context(
-                    world, order, include_page_roots=bool(after or before), whole_threads=not skip_threads
-                )
-            newest_id = id_after(rows, order[0].create_at) if order else ""
-            oldest_id = id_before(rows, order[-1].create_at) if order else ""
-            if after:
-                prev_id = after if page == 0 else oldest_id
-                next_id = "" if len(order) < per_page else newest_id
-            elif before:
-                next_id = before if page == 0 else newest_id
-                prev_id = "" if len(order) < per_page else oldest_id
-            else:
-                next_id, prev_id = newest_id, oldest_id
-        shape = PostShape(with_reply_count=with_counts, collapsed_threads=collapsed, viewer_id=ctx.user_id)
+                rows = index.live_roots if query.collapsed else index.live
+            result = _cursor_page(world, rows, query)
+        shape = PostShape(
+            with_reply_count=result.with_counts, collapsed_threads=query.collapsed, viewer_id=ctx.user_id
+        )
         body = post_list_json(
             world,
-            order,
-            extra,
+            result.order,
+            result.extra,
             shape=shape,
             settings=ctx.settings,
-            next_post_id=next_id,
-            prev_post_id=prev_id,
+            next_post_id=result.next_id,
+            prev_post_id=result.prev_id,
         )
         return json_response(body, headers=headers)
 

@@ -21,6 +21,29 @@
   }
 
   var state = { results: [], shown: 0, conversations: {}, people: {} };
+  var DAY_MS = 86400000;
+
+  /* Times and days are shown in the zone the site was rendered for (the pages use it too). */
+  function zoneOptions(extra) {
+    var options = extra || {};
+    if (MMT.manifest && MMT.manifest.zone) {
+      options.timeZone = MMT.manifest.zone;
+    }
+    return options;
+  }
+
+  var dayFormat = null;
+  function dayKey(time) {
+    if (!dayFormat) {
+      dayFormat = new Intl.DateTimeFormat("en-CA", zoneOptions({ year: "numeric", month: "2-digit", day: "2-digit" }));
+    }
+    return dayFormat.format(new Date(time));
+  }
+
+  function displayTime(time) {
+    return new Date(time).toLocaleString("en-GB", zoneOptions({ day: "numeric", month: "short", year: "numeric",
+                                                                hour: "2-digit", minute: "2-digit" }));
+  }
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -56,23 +79,22 @@
     });
   }
 
-  function dayStart(value) {
-    if (!value) {
-      return null;
-    }
-    var parts = value.split("-");
-    return new Date(Number(parts[0]), Number(parts[1]) - 1, Number(parts[2])).getTime();
+  function validDay(value) {
+    return /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : null;
   }
 
+  /* Dates filter by calendar day in the site's zone; shards are first narrowed by time with a day's margin. */
   function readForm() {
-    var after = dayStart(document.getElementById("f-after").value);
-    var before = dayStart(document.getElementById("f-before").value);
+    var after = validDay(document.getElementById("f-after").value);
+    var before = validDay(document.getElementById("f-before").value);
     return {
       text: document.getElementById("q").value,
       conversation: document.getElementById("f-conv").value,
       person: document.getElementById("f-person").value,
-      after: after,
-      before: before === null ? null : before + 86400000 - 1,
+      afterDay: after,
+      beforeDay: before,
+      after: after === null ? null : Date.parse(after + "T00:00:00Z") - DAY_MS,
+      before: before === null ? null : Date.parse(before + "T00:00:00Z") + 2 * DAY_MS,
     };
   }
 
@@ -161,6 +183,12 @@
           if ((query.after !== null && post[2] < query.after) || (query.before !== null && post[2] > query.before)) {
             return;
           }
+          if (query.afterDay !== null || query.beforeDay !== null) {
+            var day = dayKey(post[2]);
+            if ((query.afterDay !== null && day < query.afterDay) || (query.beforeDay !== null && day > query.beforeDay)) {
+              return;
+            }
+          }
           if (!matches(post[3], terms)) {
             return;
           }
@@ -246,7 +274,7 @@
       head.appendChild(element("bdi", "result-conversation", conversation ? conversation[1] : "conversation"));
       var person = state.people[result.author];
       head.appendChild(element("bdi", "result-author", person ? person[1] : "unknown user"));
-      var when = element("time", "result-time", new Date(result.time).toLocaleString());
+      var when = element("time", "result-time", displayTime(result.time));
       when.dateTime = new Date(result.time).toISOString();
       head.appendChild(when);
       if (result.reply) {

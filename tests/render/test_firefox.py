@@ -1,0 +1,79 @@
+"""The site in Debian's Firefox ESR (WebDriver BiDi): pages work from file:// and the hostile corpus stays inert.
+
+Firefox applies CSP `'self'` and file:// origins differently from Chromium, so the same checks run
+here: scripts load (search works), nothing leaves the folder, no CSP violation, no injected script.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from conftest import ShowcaseArchive
+from firefox_bidi import FIREFOX, FirefoxPage, firefox_page
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(shutil.which(FIREFOX) is None, reason="firefox-esr is not installed")]
+
+
+def _inside(url: str, root: Path) -> bool:
+    """A file inside the archive, or a data: URL (Firefox's own widgets load their fonts that way;
+    a data: URL from the page itself would be refused by the CSP and show up as a violation)."""
+    parts = urlsplit(url)
+    if parts.scheme == "data":
+        return True
+    if parts.scheme != "file":
+        return False
+    path = Path(unquote(parts.path)).resolve()
+    return path == root or root in path.parents
+
+
+def _problems(page: FirefoxPage, root: Path) -> list[str]:
+    outside = [url for url in page.requests if not _inside(url, root)]
+    csp = [entry.get("text", "") for entry in page.log if "Content-Security-Policy" in str(entry.get("text", ""))]
+    errors = [entry.get("text", "") for entry in page.log
+              if entry.get("level") == "error" and entry not in csp and "Content-Security-Policy" not in str(entry)]
+    return [*(f"request outside: {url}" for url in outside), *(f"CSP: {text}" for text in csp),
+            *(f"error: {text}" for text in errors)]
+
+
+async def test_firefox_navigation_search_and_hostile_corpus(rendered_showcase: ShowcaseArchive) -> None:
+    root = rendered_showcase.root.resolve()
+    show, hostile = rendered_showcase.show, rendered_showcase.hostile
+    async with firefox_page() as page:
+        await page.goto((root / "index.html").as_uri())
+        assert await page.evaluate("document.getElementById('conv-filter').disabled") is False
+        assert await page.evaluate("document.querySelectorAll('.conv-item').length") == 9
+
+        await page.goto((root / "index.html").as_uri() + f"?post={show.posts['dm2']}")
+        await page.evaluate("new Promise((done) => setTimeout(done, 500))")
+        location = await page.evaluate("location.href")
+        assert location.endswith(f"/site/c/{show.channels['dm_bob']}/1.html#p-{show.posts['dm2']}"), location
+
+        await page.goto((root / "site" / "search.html").as_uri() + "?q=pizza")
+        await page.evaluate(
+            "new Promise((done) => { const check = () => document.querySelectorAll('.search-result').length ? "
+            "done(true) : setTimeout(check, 50); check(); })")
+        assert await page.evaluate("document.querySelectorAll('.search-result').length") == 2
+
+        await page.goto((root / "site" / "c" / show.channels["town"] / "t1.html").as_uri()
+                        + f"#t-{show.posts['thread_root']}")
+        visible = await page.evaluate(
+            "[...document.querySelectorAll('.thread')].filter((t) => getComputedStyle(t).display !== 'none').length")
+        assert visible == 1
+
+        await page.goto((root / "site" / "c" / hostile["channel"] / "1.html").as_uri())
+        await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        await page.settle()
+        assert await page.evaluate("typeof window.__pwned") == "undefined"
+        broken = await page.evaluate(
+            "Promise.all([...document.images].map((img) => { img.loading = 'eager'; return img.decode()"
+            ".then(() => null, () => img.getAttribute('src')); })).then((list) => list.filter(Boolean))")
+        assert broken == []
+        await page.goto((root / "site" / "search.html").as_uri() + "?q=pwned")
+        await page.settle(0.5)
+        assert await page.evaluate("typeof window.__pwned") == "undefined"
+        assert page.requests, "request events are recorded"
+        assert _problems(page, root) == []
