@@ -170,6 +170,9 @@ function renderSite() {
   $('site-host').textContent = info?.host ?? page.origin ?? '';
   setCheck('check-mattermost', info?.mattermost ?? null);
   setCheck('check-login', info?.loggedIn ?? null);
+  $('check-mattermost').textContent = info?.mattermost === false ? 'Not a Mattermost server' : 'Mattermost server';
+  $('check-login').textContent = info?.loggedIn === false ? 'Not logged in' : 'Logged in';
+  $('check-login').hidden = info?.mattermost === false;
   $('site-note').hidden = info?.permitted !== false;
 }
 
@@ -333,7 +336,9 @@ async function openArchive(target) {
 
 async function refresh() {
   page.info = await api.runtime.sendMessage({ type: 'inspect', url: page.target.url, storeId: page.target.storeId });
-  page.job = page.info?.job ?? null;
+  // Inspecting takes a moment (it pings the server); a state change seen meanwhile is newer, keep it.
+  const fetched = page.info?.job ?? null;
+  if (!page.job || (fetched && (fetched.updatedAt ?? 0) >= (page.job.updatedAt ?? 0))) page.job = fetched;
   render();
 }
 

@@ -89,7 +89,12 @@ def export(connection: Connection, out: Path) -> dict[str, int]:
     for start in range(0, len(ordered_ids), 200):
         users.extend(connection.json("/users/ids", body=ordered_ids[start : start + 200]))
     (out / "users.json").write_text(json.dumps(users), encoding="utf-8")
-    return {"posts": posts_total, "files": files_total, "files_failed": files_failed, "requests": connection.requests}
+    return {
+        "posts": posts_total,
+        "files": files_total,
+        "files_failed": files_failed,
+        "requests": connection.requests,
+    }
 
 
 def main() -> int:

@@ -86,7 +86,9 @@ async def test_every_read_method_against_the_sandbox(
             members = await client.get_my_team_channel_members(team.id)
             assert all(member.user_id == me_id for member in members)
 
-        chat = [channel for channel in channels if channel.is_chat and world.can_read_channel(me_id, channel.id)]
+        chat = [
+            channel for channel in channels if channel.is_chat and world.can_read_channel(me_id, channel.id)
+        ]
         busiest = max(chat, key=lambda channel: len(world.posts_in_channel(channel.id)))
         assert (await client.get_channel(busiest.id)).name == busiest.name
         posts = await walk_channel(client, busiest.id)

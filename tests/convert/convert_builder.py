@@ -498,15 +498,14 @@ def build_big_archive(root: Path, posts: int, *, channels: int = 2) -> Path:
     rows = []
     reactions = []
     for number in range(posts):
-        channel_id = channel_ids[number % channels]
+        channel_id = channel_ids[(number // 10) % channels]
         post_id = make_id("bigpost", str(number))
         root_id = make_id("bigpost", str(number - number % 10)) if number % 10 else ""
         created = BASE_TIME + number * 1000
         author = people[number % len(people)]
         message = f"message {number} from the big archive, with some words to make it realistic"
         raw = json.dumps({"id": post_id, "message": message, "props": {}, "metadata": {}})
-        rows.append((post_id, channel_id if not root_id else channel_ids[(number - number % 10) % channels],
-                     root_id, author, created, created, message, raw))
+        rows.append((post_id, channel_id, root_id, author, created, created, message, raw))
         if number % 7 == 0:
             reactions.append((post_id, people[(number + 1) % len(people)], "+1", created + 1))
     builder.db.executemany(

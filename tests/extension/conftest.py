@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ Serve = Callable[..., RunningSandbox]
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/extension/" in str(item.path).replace("\\", "/"):
+        if item.path.name.startswith("test_extension_"):
             item.add_marker(pytest.mark.browser)
 
 

@@ -100,9 +100,9 @@ class BiDi:
         }]})
 
     async def screenshot(self, context: str, path: Path) -> None:
-        data = await self.send("browsingContext.captureScreenshot", {"context": context, "origin": "document"})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(data["data"]))
+        params = {"context": context, "origin": "document"}
+        shot = await self.send("browsingContext.captureScreenshot", params)
+        await asyncio.to_thread(_write_file, path, base64.b64decode(shot["data"]))
 
     async def wait_until(self, context: str, expression: str, seconds: float = 60.0) -> None:
         deadline = asyncio.get_running_loop().time() + seconds
@@ -111,6 +111,11 @@ class BiDi:
                 state = await self.evaluate(context, "JSON.stringify(document.body.dataset)")
                 raise AssertionError(f"timed out waiting for {expression}; popup is {state}")
             await asyncio.sleep(0.2)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def _plain(value: Mapping[str, Any]) -> Any:
@@ -128,7 +133,30 @@ def write_profile(profile: Path, prefs: Mapping[str, Any]) -> None:
     (profile / "user.js").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+# Loopback only: everything else goes to a closed port on 127.0.0.1 (Firefox never proxies loopback
+# itself), and Firefox's own background services are off.
 QUIET_PREFS = {
+    "network.proxy.type": 1,
+    "network.proxy.http": "127.0.0.1",
+    "network.proxy.http_port": 9,
+    "network.proxy.ssl": "127.0.0.1",
+    "network.proxy.ssl_port": 9,
+    "network.proxy.socks": "127.0.0.1",
+    "network.proxy.socks_port": 9,
+    "network.proxy.socks_remote_dns": True,
+    "network.dns.disablePrefetch": True,
+    "network.prefetch-next": False,
+    "network.http.speculative-parallel-limit": 0,
+    "services.settings.server": "http://127.0.0.1:9/",
+    "app.normandy.enabled": False,
+    "extensions.blocklist.enabled": False,
+    "browser.safebrowsing.downloads.enabled": False,
+    "browser.safebrowsing.update.enabled": False,
+    "browser.search.update": False,
+    "browser.region.update.enabled": False,
+    "toolkit.telemetry.enabled": False,
+    "datareporting.healthreport.uploadEnabled": False,
+    "security.OCSP.enabled": 0,
     "app.update.enabled": False,
     "browser.shell.checkDefaultBrowser": False,
     "browser.startup.homepage_override.mstone": "ignore",

@@ -132,6 +132,8 @@ def chromium(tmp: Path, *, extension: Path | None = None, host: bool = True,
             ignore_default_args=["--disable-extensions"],
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  # Loopback only: anything else would go to a closed port (loopback is never proxied).
+                  "--proxy-server=http://127.0.0.1:9",
                   f"--load-extension={extension}", f"--disable-extensions-except={extension}"],
             env=dict(env) if env is not None else None,
         )
@@ -167,6 +169,10 @@ def wait_until(page: Page, expression: str, seconds: float = 30.0) -> None:
 
 def wait_view(page: Page, name: str, seconds: float = 90.0) -> None:
     wait_until(page, f"document.body.dataset.view === {json.dumps(name)}", seconds)
+
+
+# Set the status marker before a second click; this waits for the new run's summary.
+NEW_SUMMARY = "document.body.dataset.view === 'done' && document.body.dataset.status !== 'previous run'"
 
 
 def wait_error(page: Page, code: str, seconds: float = 30.0) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from extension_browser import (
     BACK_UP,
     EXTENSION_ID,
+    NEW_SUMMARY,
     archive_dir,
     chromium,
     extension_copy,
@@ -43,10 +45,13 @@ def counts(popup: Page, prefix: str) -> dict[str, str]:
     return {name: popup.locator(f"#{prefix}-{name}").inner_text() for name in ("channels", "posts", "files")}
 
 
-def test_one_click_backup_then_one_click_update(tmp_path: Path, serve: Serve, sandbox_setup: SandboxSetup) -> None:
+def test_one_click_backup_then_one_click_update(
+    tmp_path: Path, serve: Serve, sandbox_setup: SandboxSetup
+) -> None:
     sandbox = serve(latency_ms=60)
     world = sandbox_setup.world
-    with chromium(tmp_path) as browser:
+    opened = tmp_path / "opened.txt"
+    with chromium(tmp_path, env=recording_opener(tmp_path / "bin", opened)) as browser:
         browser.log_in(sandbox.login_url, sandbox_setup.username, PASSWORD)
         token = browser.session_token()
         target = f"{sandbox.url}/alpha/channels/town-square"
@@ -87,6 +92,15 @@ def test_one_click_backup_then_one_click_update(tmp_path: Path, serve: Serve, sa
         assert view(dark) == "done", "a reopened popup shows the last result"
         screenshot(dark, "done-dark")
         dark.close()
+        notifications = browser.worker.evaluate("chrome.notifications.getAll()")
+        assert list(notifications) == [f"done:{sandbox.url}"]
+
+        # The summary's buttons: the helper opens the viewer and the folder with the desktop's opener.
+        popup.get_by_role("button", name="Open archive").click()
+        popup.get_by_role("button", name="Show folder").click()
+        wait_until_file_lines(opened, 2)
+        assert sorted(opened.read_text().splitlines()) == sorted([str(folder / "index.html"), str(folder)])
+        expect(popup.locator("#open-result")).to_be_empty()
 
         # The token lives only in the browser's cookie jar: not in extension storage, not in the log.
         stored = json.dumps(browser.stored())
@@ -98,10 +112,10 @@ def test_one_click_backup_then_one_click_update(tmp_path: Path, serve: Serve, sa
         requests_before = len(sandbox.requests)
         first_run = requests_before
         channel = world.visible_channels(world.primary_user_id)[0]
-        added = sandbox.call(lambda: world.create_post(channel.id, world.primary_user_id, "news since the backup"))
+        added = sandbox.call(lambda: world.create_post(channel.id, world.primary_user_id, "news since then"))
         popup.evaluate("document.body.dataset.status = 'previous run'")
         popup.get_by_role("button", name="Back up again").click()
-        wait_until(popup, "document.body.dataset.view === 'done' && document.body.dataset.status !== 'previous run'")
+        wait_until(popup, NEW_SUMMARY)
         assert counts(popup, "done")["posts"] == f"{posts + 1:,}"
         assert "1 new message" in popup.locator("#done-text").inner_text()
         update_requests = len(sandbox.requests) - requests_before
@@ -206,14 +220,16 @@ def test_helper_missing_then_registered_for_another_extension(
         start_backup(popup)
         wait_error(popup, "helper-missing", 30)
         expect(popup.locator("#notice-title")).to_have_text("The helper app is not installed")
-        expect(popup.locator("#notice-command-text")).to_have_text("pipx install mmtakeout && mmtakeout install")
+        command = popup.locator("#notice-command-text")
+        expect(command).to_have_text("pipx install mmtakeout && mmtakeout install")
         screenshot(popup, "error-helper-missing")
 
         # Installed, but for another copy of the extension (e.g. a store build with another id).
-        write_host_manifest(browser.profile, write_launcher(browser.home), origins=[f"chrome-extension://{'a' * 32}/"])
+        other_copy = [f"chrome-extension://{'a' * 32}/"]
+        write_host_manifest(browser.profile, write_launcher(browser.home), origins=other_copy)
         start_backup(popup)
         wait_error(popup, "helper-forbidden", 30)
-        expect(popup.locator("#notice-command-text")).to_have_text(f"mmtakeout install --extension-id {EXTENSION_ID}")
+        expect(command).to_have_text(f"mmtakeout install --extension-id {EXTENSION_ID}")
         screenshot(popup, "error-helper-forbidden")
 
 
@@ -269,6 +285,22 @@ def test_access_is_requested_for_this_site_from_the_click(tmp_path: Path, serve:
         assert popup.evaluate("window.__asked") == [{"origins": ["http://127.0.0.1/*"]}]
         expect(popup.locator("#notice-title")).to_contain_text("was not allowed")
         screenshot(popup, "error-permission-denied")
+
+
+def recording_opener(bin_dir: Path, record: Path) -> dict[str, str]:
+    """The browser's environment with an `xdg-open` first on PATH that notes what it was asked to open."""
+    bin_dir.mkdir()
+    opener = bin_dir / "xdg-open"
+    opener.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{record}"\n')
+    opener.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def wait_until_file_lines(path: Path, count: int, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not (path.exists() and len(path.read_text().splitlines()) >= count):
+        assert time.monotonic() < deadline, f"{path} did not get {count} lines"
+        time.sleep(0.1)
 
 
 class _PlainPage(BaseHTTPRequestHandler):

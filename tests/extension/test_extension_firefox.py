@@ -8,11 +8,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from extension_bidi import FIREFOX, firefox
+from extension_browser import ARTIFACTS, NEW_SUMMARY, archive_dir, extension_copy, isolated_env
+
 from conftest import Serve
 from export_checks import assert_matches_world, query
-from extension_bidi import FIREFOX, firefox
-from extension_browser import ARTIFACTS, archive_dir, extension_copy, isolated_env
-
 from mmtakeout.nativehost import install, paths
 from mmtakeout.nativehost.protocol import FIREFOX_ADDON_ID
 from mmtakeout.sandbox.generator import PASSWORD, SandboxSetup
@@ -42,7 +42,8 @@ async def test_one_click_backup_in_firefox(tmp_path: Path, serve: Serve, sandbox
     addon_uuid = str(uuid.uuid4())
     prefs = {"extensions.webextensions.uuids": json.dumps({FIREFOX_ADDON_ID: addon_uuid})}
     async with firefox(tmp_path / "profile", isolated_env(home), prefs) as bidi:
-        installed = await bidi.send("webExtension.install", {"extensionData": {"type": "path", "path": str(extension)}})
+        source = {"type": "path", "path": str(extension)}
+        installed = await bidi.send("webExtension.install", {"extensionData": source})
         assert installed["extension"] == FIREFOX_ADDON_ID
 
         tab = await bidi.new_tab()
@@ -50,15 +51,17 @@ async def test_one_click_backup_in_firefox(tmp_path: Path, serve: Serve, sandbox
         assert await bidi.evaluate(tab, "document.querySelector('#signed-in') !== null")
 
         popup = await bidi.new_tab()
-        await bidi.send("browsingContext.setViewport", {"context": popup, "viewport": {"width": 360, "height": 640}})
-        await bidi.navigate(popup, f"moz-extension://{addon_uuid}/popup.html?target={sandbox.url}/", wait="none")
+        viewport = {"width": 360, "height": 640}
+        await bidi.send("browsingContext.setViewport", {"context": popup, "viewport": viewport})
+        popup_url = f"moz-extension://{addon_uuid}/popup.html?target={sandbox.url}/"
+        await bidi.navigate(popup, popup_url, wait="none")
         await bidi.wait_until(popup, "document.body && document.body.dataset.view === 'idle'")
         assert await bidi.evaluate(popup, "document.querySelector('#check-login').dataset.state") == "yes"
         await bidi.screenshot(popup, ARTIFACTS / "firefox-idle.png")
 
         await bidi.click(popup, "#backup")
         await bidi.wait_until(popup, "document.body.dataset.view === 'running'", 30)
-        await bidi.wait_until(popup, "Number(document.querySelector('#bar').getAttribute('aria-valuenow')) > 5")
+        await bidi.wait_until(popup, "Number(document.querySelector('#bar').ariaValueNow) > 5")
         await bidi.screenshot(popup, ARTIFACTS / "firefox-running.png")
         await bidi.wait_until(popup, "document.body.dataset.view === 'done'", 120)
         assert await bidi.evaluate(popup, "document.body.dataset.status") == "incomplete"
@@ -78,7 +81,5 @@ async def test_one_click_backup_in_firefox(tmp_path: Path, serve: Serve, sandbox
         requests_before = len(sandbox.requests)
         await bidi.evaluate(popup, "document.body.dataset.status = 'previous run'")
         await bidi.click(popup, "#again")
-        await bidi.wait_until(
-            popup, "document.body.dataset.view === 'done' && document.body.dataset.status !== 'previous run'", 60
-        )
+        await bidi.wait_until(popup, NEW_SUMMARY, 60)
         assert len(sandbox.requests) - requests_before < requests_before / 2

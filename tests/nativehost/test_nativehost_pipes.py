@@ -237,17 +237,21 @@ async def test_open_archive_without_an_archive_says_so(spawn_host: Spawn) -> Non
     assert "chat.example.org" in reply["message"]
 
 
-async def test_remember_is_reserved(spawn_host: Spawn, home: Path) -> None:
-    host = await spawn_host()
+async def test_remember_never_falls_back_to_an_unsafe_keyring(spawn_host: Spawn, home: Path) -> None:
+    # No desktop session here (no D-Bus): the OS keyring is out of reach. The host must neither prompt
+    # on the browser's pipe nor keep the token in a file (even when told to use a file backend).
+    unsafe = {"DBUS_SESSION_BUS_ADDRESS": "", "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}
+    host = await spawn_host(env=unsafe)
     message = start_message("https://chat.example.org", TOKEN)
-    for field in ("type", "job", "options"):
+    for field in ("type", "job"):
         message.pop(field)
     await host.send({**message, "type": "remember"})
-    reply = await host.receive()
-    assert reply is not None
-    assert reply["type"] in {"remembered", "error"}
-    if reply["type"] == "error":
-        assert reply["code"] == "not-available"
+    reply = await expect_error(host, "keyring-unavailable")
+    assert "keyring" in reply["message"].lower()
+    await expect_alive(host)
     await host.finish()
-    log = home / ".local" / "state" / "mmtakeout" / "native-host.log"
-    assert TOKEN not in log.read_text(encoding="utf-8")
+    assert files_containing(home, TOKEN) == []
+
+
+def files_containing(folder: Path, text: str) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file() and text in path.read_text(errors="replace")]

@@ -20,14 +20,40 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from viewer_fixtures import BASE_TIME, MINUTE, ArchiveBuilder, make_png  # noqa: E402
+from viewer_fixtures import BASE_TIME, MINUTE, ArchiveBuilder, make_png
 
-from mmtakeout.render import render_archive  # noqa: E402
+from mmtakeout.render import render_archive
 
-WORDS = (
-    "the deploy build release meeting lunch coffee review invoice design search archive export thread "
-    "message channel server offline backup report test green red blue fix bug feature docs"
-).split()
+WORDS = [
+    "the",
+    "deploy",
+    "build",
+    "release",
+    "meeting",
+    "lunch",
+    "coffee",
+    "review",
+    "invoice",
+    "design",
+    "search",
+    "archive",
+    "export",
+    "thread",
+    "message",
+    "channel",
+    "server",
+    "offline",
+    "backup",
+    "report",
+    "test",
+    "green",
+    "red",
+    "blue",
+    "fix",
+    "bug",
+    "feature",
+    "docs",
+]
 EMOJI = ("+1", "smile", "tada", "heart", "eyes", "rocket", "white_check_mark", "pray")
 
 

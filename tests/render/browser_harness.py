@@ -17,13 +17,21 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, FloatRect, Page, Route, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "viewer"
 WATCH_SCRIPT = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation', function (event) {
-  window.__csp.push(event.violatedDirective + ' ' + event.blockedURI + ' ' + event.sourceFile + ':' + event.lineNumber);
+  window.__csp.push(
+    event.violatedDirective + ' ' + event.blockedURI + ' ' + event.sourceFile + ':' + event.lineNumber);
 });
 """
 
@@ -91,8 +99,14 @@ def guarded_page(browser: Browser, root: Path, **context_options: object) -> Ite
         context.close()
 
 
-def screenshot(page: Page, name: str, *, full_page: bool = False, selector: str | None = None,
-               clip: FloatRect | None = None) -> Path:
+def screenshot(
+    page: Page,
+    name: str,
+    *,
+    full_page: bool = False,
+    selector: str | None = None,
+    clip: FloatRect | None = None,
+) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     target = ARTIFACTS / f"{name}.png"
     if selector is not None:
@@ -110,7 +124,10 @@ def load_all_images(page: Page) -> list[str]:
           const images = Array.from(document.images);
           images.forEach((img) => { img.loading = 'eager'; });
           await Promise.all(images.map((img) => img.complete ? null :
-            new Promise((done) => { img.addEventListener('load', done); img.addEventListener('error', done); })));
+            new Promise((done) => {
+              img.addEventListener('load', done);
+              img.addEventListener('error', done);
+            })));
           return images.filter((img) => img.naturalWidth === 0).map((img) => img.getAttribute('src'));
         }"""
     )

@@ -44,8 +44,12 @@ def rendered_showcase(tmp_path_factory: pytest.TempPathFactory) -> ShowcaseArchi
     return archive
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium (never a downloaded build), shared by the browser tests."""
+    """Debian's Chromium (never a downloaded build), shared by one module's browser tests.
+
+    Module scope on purpose: while Playwright's sync API is open, the thread counts as running an
+    event loop, which would break asyncio tests of other modules that run afterwards.
+    """
     with launch_chromium() as browser:
         yield browser

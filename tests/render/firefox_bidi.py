@@ -16,13 +16,15 @@ import contextlib
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
+T = TypeVar("T")
 FIREFOX = shutil.which("firefox-esr") or "/usr/bin/firefox-esr"
 PREFS = {
     "network.proxy.type": 1,
@@ -68,6 +70,13 @@ PREFS = {
 _LISTENING = re.compile(r"WebDriver BiDi listening on (ws://[^\s]+)")
 
 
+def run_in_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs a coroutine on its own event loop in a worker thread, so callers need no loop of their own
+    (and Playwright's sync API in the same process cannot get in the way)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 class BidiError(Exception):
     """Firefox answered a command with an error."""
 
@@ -107,9 +116,15 @@ class FirefoxPage:
         await self.call("browsingContext.navigate", {"context": self.context, "url": url, "wait": "complete"})
 
     async def evaluate(self, expression: str) -> Any:
-        result = await self.call("script.evaluate", {
-            "expression": expression, "target": {"context": self.context}, "awaitPromise": True,
-            "resultOwnership": "none"})
+        result = await self.call(
+            "script.evaluate",
+            {
+                "expression": expression,
+                "target": {"context": self.context},
+                "awaitPromise": True,
+                "resultOwnership": "none",
+            },
+        )
         if result.get("type") == "exception":
             raise BidiError(str(result.get("exceptionDetails", {}).get("text")))
         return _unwrap(result.get("result", {}))
@@ -135,8 +150,11 @@ def _unwrap(value: dict[str, Any]) -> Any:
 def _write_profile(directory: Path) -> None:
     lines = []
     for name, value in PREFS.items():
-        literal = ("true" if value else "false") if isinstance(value, bool) else (
-            str(value) if isinstance(value, int) else f'"{value}"')
+        literal = (
+            ("true" if value else "false")
+            if isinstance(value, bool)
+            else (str(value) if isinstance(value, int) else f'"{value}"')
+        )
         lines.append(f'user_pref("{name}", {literal});')
     (directory / "user.js").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -146,12 +164,22 @@ async def firefox_page() -> AsyncIterator[FirefoxPage]:
     profile = Path(tempfile.mkdtemp(prefix="mmt-firefox-"))
     _write_profile(profile)
     process = await asyncio.create_subprocess_exec(
-        FIREFOX, "--headless", "--no-remote", "--profile", str(profile), "--remote-debugging-port=0",
-        "about:blank", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        FIREFOX,
+        "--headless",
+        "--no-remote",
+        "--profile",
+        str(profile),
+        "--remote-debugging-port=0",
+        "about:blank",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         address = await asyncio.wait_for(_listening_address(process), timeout=60)
-        async with aiohttp.ClientSession() as session, session.ws_connect(
-                f"{address}/session", max_msg_size=64 * 1024 * 1024) as socket:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{address}/session", max_msg_size=64 * 1024 * 1024) as socket,
+        ):
             page = FirefoxPage(socket)
             await page.call("session.new", {"capabilities": {}})
             await page.call("session.subscribe", {"events": ["log.entryAdded", "network.beforeRequestSent"]})

@@ -111,7 +111,7 @@ def page_problems(html: str, page: Path, archive_dir: Path) -> list[str]:
         problems.append("inline script")
     root = archive_dir.resolve()
     for element in collected.elements:
-        for name, value in element.attrs.items():
+        for name in element.attrs:
             if name.startswith("on"):
                 problems.append(f"event handler {name}= on <{element.tag}>")
             if name == "style":

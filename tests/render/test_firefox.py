@@ -1,4 +1,4 @@
-"""The site in Debian's Firefox ESR (WebDriver BiDi): pages work from file:// and the hostile corpus stays inert.
+"""The site in Debian's Firefox ESR (WebDriver BiDi): works from file://, the hostile corpus stays inert.
 
 Firefox applies CSP `'self'` and file:// origins differently from Chromium, so the same checks run
 here: scripts load (search works), nothing leaves the folder, no CSP violation, no injected script.
@@ -11,11 +11,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import ShowcaseArchive
-from firefox_bidi import FIREFOX, FirefoxPage, firefox_page
+from firefox_bidi import FIREFOX, FirefoxPage, firefox_page, run_in_thread
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(shutil.which(FIREFOX) is None, reason="firefox-esr is not installed")]
+from conftest import ShowcaseArchive
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which(FIREFOX) is None, reason="firefox-esr is not installed"),
+]
 
 
 def _inside(url: str, root: Path) -> bool:
@@ -32,14 +35,26 @@ def _inside(url: str, root: Path) -> bool:
 
 def _problems(page: FirefoxPage, root: Path) -> list[str]:
     outside = [url for url in page.requests if not _inside(url, root)]
-    csp = [entry.get("text", "") for entry in page.log if "Content-Security-Policy" in str(entry.get("text", ""))]
-    errors = [entry.get("text", "") for entry in page.log
-              if entry.get("level") == "error" and entry not in csp and "Content-Security-Policy" not in str(entry)]
-    return [*(f"request outside: {url}" for url in outside), *(f"CSP: {text}" for text in csp),
-            *(f"error: {text}" for text in errors)]
+    csp = [
+        entry.get("text", "") for entry in page.log if "Content-Security-Policy" in str(entry.get("text", ""))
+    ]
+    errors = [
+        entry.get("text", "")
+        for entry in page.log
+        if entry.get("level") == "error" and entry not in csp and "Content-Security-Policy" not in str(entry)
+    ]
+    return [
+        *(f"request outside: {url}" for url in outside),
+        *(f"CSP: {text}" for text in csp),
+        *(f"error: {text}" for text in errors),
+    ]
 
 
-async def test_firefox_navigation_search_and_hostile_corpus(rendered_showcase: ShowcaseArchive) -> None:
+def test_firefox_navigation_search_and_hostile_corpus(rendered_showcase: ShowcaseArchive) -> None:
+    run_in_thread(_navigation_search_and_hostile_corpus(rendered_showcase))
+
+
+async def _navigation_search_and_hostile_corpus(rendered_showcase: ShowcaseArchive) -> None:
     root = rendered_showcase.root.resolve()
     show, hostile = rendered_showcase.show, rendered_showcase.hostile
     async with firefox_page() as page:
@@ -54,14 +69,20 @@ async def test_firefox_navigation_search_and_hostile_corpus(rendered_showcase: S
 
         await page.goto((root / "site" / "search.html").as_uri() + "?q=pizza")
         await page.evaluate(
-            "new Promise((done) => { const check = () => document.querySelectorAll('.search-result').length ? "
-            "done(true) : setTimeout(check, 50); check(); })")
+            "new Promise((done) => "
+            "{ const check = () => document.querySelectorAll('.search-result').length ? "
+            "done(true) : setTimeout(check, 50); check(); })"
+        )
         assert await page.evaluate("document.querySelectorAll('.search-result').length") == 2
 
-        await page.goto((root / "site" / "c" / show.channels["town"] / "t1.html").as_uri()
-                        + f"#t-{show.posts['thread_root']}")
+        await page.goto(
+            (root / "site" / "c" / show.channels["town"] / "t1.html").as_uri()
+            + f"#t-{show.posts['thread_root']}"
+        )
         visible = await page.evaluate(
-            "[...document.querySelectorAll('.thread')].filter((t) => getComputedStyle(t).display !== 'none').length")
+            "[...document.querySelectorAll('.thread')].filter((t) => getComputedStyle(t).display "
+            "!== 'none').length"
+        )
         assert visible == 1
 
         await page.goto((root / "site" / "c" / hostile["channel"] / "1.html").as_uri())
@@ -70,10 +91,34 @@ async def test_firefox_navigation_search_and_hostile_corpus(rendered_showcase: S
         assert await page.evaluate("typeof window.__pwned") == "undefined"
         broken = await page.evaluate(
             "Promise.all([...document.images].map((img) => { img.loading = 'eager'; return img.decode()"
-            ".then(() => null, () => img.getAttribute('src')); })).then((list) => list.filter(Boolean))")
+            ".then(() => null, () => img.getAttribute('src')); })).then((list) => list.filter(Boolean))"
+        )
         assert broken == []
         await page.goto((root / "site" / "search.html").as_uri() + "?q=pwned")
         await page.settle(0.5)
         assert await page.evaluate("typeof window.__pwned") == "undefined"
         assert page.requests, "request events are recorded"
         assert _problems(page, root) == []
+
+
+def test_firefox_log_reports_csp_violations(tmp_path: Path) -> None:
+    """The Firefox checks can fail: an inline script and a remote image are reported."""
+    from mmtakeout.render.site import CSP
+
+    page_file = tmp_path / "strict.html"
+    page_file.write_text(
+        f'<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="{CSP}"></head><body>'
+        '<img src="https://evil.example.net/x.png"><script>window.__pwned = 1</script></body></html>',
+        encoding="utf-8",
+    )
+    problems = run_in_thread(_csp_violations(page_file.as_uri(), tmp_path.resolve()))
+    assert any("CSP" in problem and "inline script" in problem for problem in problems), problems
+    assert any("CSP" in problem and "evil.example.net" in problem for problem in problems), problems
+
+
+async def _csp_violations(page_url: str, root: Path) -> list[str]:
+    async with firefox_page() as page:
+        await page.goto(page_url)
+        await page.settle()
+        assert await page.evaluate("typeof window.__pwned") == "undefined"
+        return _problems(page, root)

@@ -54,13 +54,16 @@ MARKDOWN_CORPUS = [
             '<td class="align-right">2</td>',
         ],
     ),
-    ("# Title\n## Sub\n###### Six", ['<h3 class="md-h1">Title</h3>', '<h4 class="md-h2">Sub</h4>',
-                                    '<h6 class="md-h6">Six</h6>']),
+    (
+        "# Title\n## Sub\n###### Six",
+        ['<h3 class="md-h1">Title</h3>', '<h4 class="md-h2">Sub</h4>', '<h6 class="md-h6">Six</h6>'],
+    ),
     ("line one\nline two", ["line one<br>\nline two"]),
     (
         "[docs](https://docs.example.org/a?b=1&c=2)",
         [
-            '<a href="https://docs.example.org/a?b=1&amp;c=2" rel="noopener noreferrer nofollow" target="_blank">docs</a>'
+            '<a href="https://docs.example.org/a?b=1&amp;c=2" rel="noopener noreferrer nofollow" '
+            'target="_blank">docs</a>'
         ],
     ),
     ("[mail](mailto:someone@example.org)", ['href="mailto:someone@example.org"']),
@@ -96,7 +99,8 @@ MARKDOWN_CORPUS = [
     (
         "![diagram](https://example.org/d.png)",
         [
-            '<a class="md-image" href="https://example.org/d.png" rel="noopener noreferrer nofollow" target="_blank">🖼 diagram</a>'
+            '<a class="md-image" href="https://example.org/d.png" rel="noopener noreferrer '
+            'nofollow" target="_blank">🖼 diagram</a>'
         ],
     ),
     ("<b>bold?</b>", ["&lt;b&gt;bold?&lt;/b&gt;"]),

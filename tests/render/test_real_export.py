@@ -32,10 +32,15 @@ def test_every_exported_post_is_on_its_page(exported_archive: Path) -> None:
     pages: dict[str, str] = {}
     for page in (exported_archive / "site" / "c").rglob("*.html"):
         pages[page.relative_to(exported_archive).as_posix()] = page.read_text(encoding="utf-8")
-        assert page_problems(pages[page.relative_to(exported_archive).as_posix()], page, exported_archive) == []
+        assert (
+            page_problems(pages[page.relative_to(exported_archive).as_posix()], page, exported_archive) == []
+        )
     for post_id, channel_id in posts:
-        parts = [text for name, text in pages.items()
-                 if name.startswith(f"site/c/{channel_id}/") and not name.rsplit("/", 1)[1].startswith("t")]
+        parts = [
+            text
+            for name, text in pages.items()
+            if name.startswith(f"site/c/{channel_id}/") and not name.rsplit("/", 1)[1].startswith("t")
+        ]
         assert sum(text.count(f'id="p-{post_id}"') for text in parts) == 1, post_id
     thread_pages = "".join(text for name, text in pages.items() if name.rsplit("/", 1)[1].startswith("t"))
     for root in roots:
@@ -44,7 +49,7 @@ def test_every_exported_post_is_on_its_page(exported_archive: Path) -> None:
 
 
 @pytest.mark.browser
-def test_real_export_in_chromium(chromium: Browser, exported_archive: Path) -> None:
+def test_real_export_in_chromium(exported_archive: Path, chromium: Browser) -> None:
     render_archive(exported_archive)
     with guarded_page(chromium, exported_archive, viewport={"width": 1200, "height": 900}) as (page, guard):
         page.goto((exported_archive / "index.html").resolve().as_uri())

@@ -11,8 +11,13 @@ from conftest import ShowcaseArchive
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mmtakeout", "render", *args], capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "mmtakeout", "render", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_render_writes_the_viewer_and_formats(showcase: ShowcaseArchive) -> None:

@@ -8,10 +8,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import BERLIN, ShowcaseArchive
 from html_checks import page_problems, parse
 from viewer_fixtures import BASE_TIME, DAY, ArchiveBuilder
 
+from conftest import BERLIN, ShowcaseArchive
 from mmtakeout.render import ArchiveError, render_archive
 from mmtakeout.render import builder as builder_module
 
@@ -93,6 +93,9 @@ def test_conversation_page_shows_mattermost_features(rendered_showcase: Showcase
     )
     files = post_html(html, posts["files"])
     assert "<audio controls" in files and "minutes 2024-06-02.pdf" in files
+    assert re.search(
+        r'<video controls preload="metadata" poster="[^"]+\.preview\.jpg" src="[^"]+\.webm"', files
+    )
     assert (
         "not saved: skipped by the export options" in files and "not saved: could not be downloaded" in files
     )
@@ -308,7 +311,7 @@ def test_renders_only_inside_the_archive_folder(showcase: ShowcaseArchive) -> No
 
 
 def test_rejects_what_is_not_an_archive(tmp_path: Path) -> None:
-    with pytest.raises(ArchiveError, match="archive.sqlite is missing"):
+    with pytest.raises(ArchiveError, match=r"archive\.sqlite is missing"):
         render_archive(tmp_path)
     with sqlite3.connect(tmp_path / "archive.sqlite") as db:
         db.execute("PRAGMA user_version = 7")

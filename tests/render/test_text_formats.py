@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 from conftest import BERLIN, ShowcaseArchive
-
 from mmtakeout.render import render_archive
 
 
@@ -33,10 +32,16 @@ def test_one_file_per_conversation_with_safe_names(rendered_showcase: ShowcaseAr
 def test_text_format_indents_replies_under_their_root(rendered_showcase: ShowcaseArchive) -> None:
     text = export_file(rendered_showcase, "text", "acme-town-square").read_text(encoding="utf-8")
     root = text.index("Lunch plans for Friday? :pizza:")
-    first, second = text.index("↳ 2024-06-01 12:25  Bobby (@bob): Pizza again?"), text.index("↳ 2024-06-01 12:27  carol")
+    first, second = (
+        text.index("↳ 2024-06-01 12:25  Bobby (@bob): Pizza again?"),
+        text.index("↳ 2024-06-01 12:27  carol"),
+    )
     assert root < first < second < text.index("The meeting is at")
     assert "Bobby joined the channel." in text
-    assert "[edited 2024-06-01 13:30:00 CEST]" in text and "[deleted on the server 2024-06-01 13:45:00 CEST]" in text
+    assert (
+        "[edited 2024-06-01 13:30:00 CEST]" in text
+        and "[deleted on the server 2024-06-01 13:45:00 CEST]" in text
+    )
     assert re.search(r"\[file\] dashboard screenshot\.png \(.*\) files/[a-z0-9]{2}/[a-z0-9]+\.png", text)
     assert "[file] huge-video.mp4 (700.0 MB) not saved (skipped)" in text
     assert "[reactions] 👍 2, :partyparrot: 1, ❤️ 1" in text
@@ -81,7 +86,9 @@ def test_json_of_hostile_conversation_is_valid(rendered_showcase: ShowcaseArchiv
 
 
 def test_csv_format_keeps_thread_order_and_defuses_formulas(rendered_showcase: ShowcaseArchive) -> None:
-    with export_file(rendered_showcase, "csv", "acme-town-square").open(encoding="utf-8", newline="") as handle:
+    with export_file(rendered_showcase, "csv", "acme-town-square").open(
+        encoding="utf-8", newline=""
+    ) as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 20
     ids = [row["post_id"] for row in rows]
@@ -105,9 +112,13 @@ def test_plain_formats_are_incremental(showcase: ShowcaseArchive) -> None:
     import sqlite3
 
     with sqlite3.connect(showcase.root / "archive.sqlite") as db:
-        db.execute("UPDATE posts SET message = 'changed text', update_at = update_at + 1 WHERE id = ?",
-                   (showcase.show.posts["dm1"],))
-        db.execute("UPDATE channels SET display_name = 'Lobby' WHERE id = ?", (showcase.show.channels["town"],))
+        db.execute(
+            "UPDATE posts SET message = 'changed text', update_at = update_at + 1 WHERE id = ?",
+            (showcase.show.posts["dm1"],),
+        )
+        db.execute(
+            "UPDATE channels SET display_name = 'Lobby' WHERE id = ?", (showcase.show.channels["town"],)
+        )
     third = render_archive(showcase.root, formats=("text",), timezone=BERLIN)
     assert third.exports_written == {"text": 2}
     names = {path.name.rsplit("-", 1)[0] for path in (showcase.root / "exports" / "text").iterdir()}

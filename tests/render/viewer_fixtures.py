@@ -176,7 +176,8 @@ class ArchiveBuilder:
             "disable_welcome_email": False,
         }
         self.db.execute(
-            "INSERT INTO users (id, username, first_name, last_name, nickname, is_bot, delete_at, last_picture_update, "
+            "INSERT INTO users (id, username, first_name, last_name, nickname, is_bot, delete_at, "
+            "last_picture_update, "
             "avatar_path, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 user_id,
@@ -236,7 +237,8 @@ class ArchiveBuilder:
             "last_root_post_at": 0,
         }
         self.db.execute(
-            "INSERT INTO channels (id, team_id, type, name, display_name, header, purpose, create_at, delete_at, "
+            "INSERT INTO channels (id, team_id, type, name, display_name, header, purpose, "
+            "create_at, delete_at, "
             "last_post_at, total_msg_count, is_favorite, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
             (
                 channel_id,
@@ -310,7 +312,8 @@ class ArchiveBuilder:
             "metadata": metadata if metadata is not None else {},
         }
         self.db.execute(
-            "INSERT OR REPLACE INTO posts (id, channel_id, root_id, user_id, create_at, update_at, edit_at, delete_at, "
+            "INSERT OR REPLACE INTO posts (id, channel_id, root_id, user_id, create_at, update_at, "
+            "edit_at, delete_at, "
             "message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 post_id,
@@ -380,7 +383,8 @@ class ArchiveBuilder:
             "archived": False,
         }
         self.db.execute(
-            "INSERT INTO files (id, post_id, channel_id, user_id, name, extension, size, mime_type, width, height, "
+            "INSERT INTO files (id, post_id, channel_id, user_id, name, extension, size, "
+            "mime_type, width, height, "
             "create_at, delete_at, status, sha256, path, thumbnail_path, preview_path, raw) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?)",
             (
@@ -523,7 +527,8 @@ def build_showcase(root: Path) -> Showcase:
     p["code"] = b.add_post(
         town,
         carol,
-        'Here is the fix:\n\n```python\ndef greet(name: str) -> str:\n    # say hello\n    return f"Hello {name}!"\n```\n'
+        "Here is the fix:\n\n```python\ndef greet(name: str) -> str:\n    # say hello\n    return "
+        'f"Hello {name}!"\n```\n'
         'and the config:\n```json\n{"retries": 3, "verbose": true}\n```',
         t + 40 * MINUTE,
     )
@@ -574,6 +579,15 @@ def build_showcase(root: Path) -> Showcase:
         files_post, town, bob, "minutes 2024-06-02.pdf", "application/pdf", data=b"%PDF-1.4\n% minutes\n"
     )
     b.add_file(files_post, town, bob, "standup.wav", "audio/wav", data=make_wav())
+    b.add_file(
+        files_post,
+        town,
+        bob,
+        "demo clip.webm",
+        "video/webm",
+        data=b"\x1aE\xdf\xa3 not a real video",
+        preview=make_png(160, 90, (21, 128, 61), (255, 255, 255)),
+    )
     b.add_file(files_post, town, bob, "huge-video.mp4", "video/mp4", status="skipped", size=734_003_200)
     b.add_file(files_post, town, bob, "lost.zip", "application/zip", status="failed", size=1200)
     p["webhook"] = b.add_post(

@@ -698,9 +698,7 @@ class MattermostClient:
                     if status == 304:
                         return DownloadResult(0, None, headers_in.get("ETag", if_none_match), True)
                     if status in (200, 206):
-                        result = await self._stream_to_part(response, part, offset, max_bytes, what)
-                        await asyncio.to_thread(_replace_durably, part, dest)
-                        return result
+                        return await self._stream_to_part(response, part, dest, offset, max_bytes, what)
                     error_body = await self._read_limited(response, MAX_ERROR_BODY_BYTES) or b""
             except (aiohttp.ClientError, TimeoutError) as exc:
                 error = self._transport_error(exc, what)
@@ -722,8 +720,15 @@ class MattermostClient:
             raise error
 
     async def _stream_to_part(
-        self, response: aiohttp.ClientResponse, part: Path, offset: int, max_bytes: int | None, what: str
+        self,
+        response: aiohttp.ClientResponse,
+        part: Path,
+        dest: Path,
+        offset: int,
+        max_bytes: int | None,
+        what: str,
     ) -> DownloadResult:
+        """Writes in batches (one thread hop per MiB; a small file takes one hop, rename included)."""
         try:
             start, expected_total = _content_span(response, offset)
         except _RetryableBody:
@@ -738,37 +743,35 @@ class MattermostClient:
         hasher = hashlib.sha256()
         if start:
             await asyncio.to_thread(_hash_prefix, part, start, hasher)
-        handle = await asyncio.to_thread(self._open_part_file, part, append=bool(start))
+        append = bool(start)
         written = start
         pending = bytearray()
         try:
-            try:
-                async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK_BYTES):
-                    self.stats.bytes_received += len(chunk)
-                    written += len(chunk)
-                    if max_bytes is not None and written > max_bytes:
-                        raise FileTooLarge(
-                            f"{what} is larger than the limit of {max_bytes} bytes; not saved.", what=what
-                        )
-                    hasher.update(chunk)
-                    pending += chunk
-                    if len(pending) >= WRITE_BATCH_BYTES:
-                        await asyncio.to_thread(handle.write, bytes(pending))
-                        pending.clear()
-            except (aiohttp.ClientError, TimeoutError):
-                await asyncio.to_thread(handle.write, bytes(pending))  # what arrived lets a retry resume
-                raise
-            await asyncio.to_thread(handle.write, bytes(pending))
-            await asyncio.to_thread(_flush_and_sync, handle)
+            async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK_BYTES):
+                self.stats.bytes_received += len(chunk)
+                written += len(chunk)
+                if max_bytes is not None and written > max_bytes:
+                    raise FileTooLarge(
+                        f"{what} is larger than the limit of {max_bytes} bytes; not saved.", what=what
+                    )
+                hasher.update(chunk)
+                pending += chunk
+                if len(pending) >= WRITE_BATCH_BYTES:
+                    await asyncio.to_thread(self._write_part, part, bytes(pending), append=append)
+                    append = True
+                    pending.clear()
         except FileTooLarge:
-            await asyncio.to_thread(handle.close)
             _discard(part)
             raise
-        finally:
-            if not handle.closed:
-                await asyncio.to_thread(handle.close)
+        except (aiohttp.ClientError, TimeoutError):
+            await asyncio.to_thread(
+                self._write_part, part, bytes(pending), append=append
+            )  # lets a retry resume
+            raise
         if expected_total is not None and written != expected_total:
+            await asyncio.to_thread(self._write_part, part, bytes(pending), append=append)
             raise _RetryableBody(f"The download ended after {written} of {expected_total} bytes")
+        await asyncio.to_thread(self._write_part, part, bytes(pending), append=append, finish_into=dest)
         return DownloadResult(
             size=written,
             sha256=hasher.hexdigest(),
@@ -776,6 +779,16 @@ class MattermostClient:
             not_modified=False,
             content_type=response.headers.get("Content-Type"),
         )
+
+    def _write_part(self, part: Path, data: bytes, *, append: bool, finish_into: Path | None = None) -> None:
+        """Appends `data` to the `.part` file; with `finish_into`, also fsyncs and renames it there."""
+        with self._open_part_file(part, append=append) as handle:
+            handle.write(data)
+            if finish_into is not None:
+                handle.flush()
+                os.fsync(handle.fileno())
+        if finish_into is not None:
+            _replace_durably(part, finish_into)
 
     async def download_file(
         self, file_id: str, dest: Path, *, max_bytes: int | None = None
@@ -838,12 +851,6 @@ def _hash_prefix(part: Path, size: int, hasher: Any) -> None:
                 raise _RetryableBody("The partial download shrank while resuming")
             hasher.update(block)
             remaining -= len(block)
-
-
-def _flush_and_sync(handle: BinaryIO) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())
-    handle.close()
 
 
 def _replace_durably(part: Path, dest: Path) -> None:

@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 def is_safe_id(value: str) -> bool:
     """True for ids that are safe in URL paths and file names (every real Mattermost id is)."""
+    if len(value) <= 128 and value.isascii() and value.isalnum():
+        return True
     return bool(_SAFE_ID.match(value))
 
 
@@ -53,26 +55,31 @@ def _type_name(value: object) -> str:
 class _Fields:
     """Typed access to one JSON object; absent and null fields read as Go's zero value."""
 
+    __slots__ = ("kind", "raw")
+
     def __init__(self, raw: object, kind: str) -> None:
         if not isinstance(raw, dict):
             raise BadResponse(f"expected a {kind} object but got {_type_name(raw)}")
         self.raw: dict[str, Any] = raw
         self.kind = kind
-        ident = raw.get("id")
-        self.label = f"{kind} {ident!r}" if isinstance(ident, str) and is_safe_id(ident) else kind
+
+    @property
+    def label(self) -> str:
+        ident = self.raw.get("id")
+        return f"{self.kind} {ident!r}" if isinstance(ident, str) and is_safe_id(ident) else self.kind
 
     def _wrong(self, name: str, expected: str, value: object) -> BadResponse:
         return BadResponse(f"{self.label}: field '{name}' should be {expected}, not {_type_name(value)}")
 
     def text(self, name: str, *, required: bool = False) -> str:
         value = self.raw.get(name)
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            raise self._wrong(name, "text", value)
-        if required and not value:
+        if type(value) is str and (value or not required):
+            return value
+        if value is None and not required:
+            return ""
+        if value is None or isinstance(value, str):
             raise BadResponse(f"{self.label}: field '{name}' is missing or empty")
-        return value
+        raise self._wrong(name, "text", value)
 
     def optional_text(self, name: str) -> str | None:
         value = self.raw.get(name)
@@ -103,6 +110,8 @@ class _Fields:
 
     def integer(self, name: str, *, minimum: int | None = None) -> int:
         value = self.raw.get(name)
+        if type(value) is int and (minimum is None or value >= minimum):
+            return value
         if value is None:
             return 0
         if isinstance(value, float) and value.is_integer():
@@ -115,7 +124,7 @@ class _Fields:
 
     def flag(self, name: str) -> bool:
         value = self.raw.get(name)
-        if value is None:
+        if value is None or value is False:
             return False
         if not isinstance(value, bool):
             raise self._wrong(name, "true or false", value)

@@ -36,6 +36,12 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("sync_channels", "backfill_started_at", "INTEGER NOT NULL DEFAULT 0"),
 )
 
+_INSERT_POST = (
+    "INSERT OR REPLACE INTO posts (id, channel_id, root_id, user_id, create_at, update_at, edit_at, delete_at, "
+    "message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_REACTION = "INSERT OR REPLACE INTO reactions (post_id, user_id, emoji_name, create_at) VALUES (?, ?, ?, ?)"
+
 # User ids that system posts carry in `props` (added to / removed from a channel, and so on).
 _USER_ID_PROPS = ("addedUserId", "userId", "removedUserId")
 
@@ -459,12 +465,11 @@ class ArchiveStore:
                 ):
                     self._save_post_attachments(post, outcome)
             self._db.executemany(
-                "INSERT OR REPLACE INTO posts (id, channel_id, root_id, user_id, create_at, update_at, edit_at, "
-                "delete_at, message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT_POST,
                 new_rows,
             )
             self._db.executemany(
-                "INSERT OR REPLACE INTO reactions (post_id, user_id, emoji_name, create_at) VALUES (?, ?, ?, ?)",
+                _INSERT_REACTION,
                 new_reactions,
             )
             self._add_pending_users(referenced_users)
@@ -510,14 +515,13 @@ class ArchiveStore:
             outcome.history_rows += 1
         self._db.execute("DELETE FROM posts WHERE id = ?", (post_id,))
         self._db.execute(
-            "INSERT INTO posts (id, channel_id, root_id, user_id, create_at, update_at, edit_at, delete_at, "
-            "message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _INSERT_POST,
             _post_row(post),
         )
         if isinstance(post.get("metadata"), Mapping):
             self._db.execute("DELETE FROM reactions WHERE post_id = ?", (post_id,))
             self._db.executemany(
-                "INSERT OR REPLACE INTO reactions (post_id, user_id, emoji_name, create_at) VALUES (?, ?, ?, ?)",
+                _INSERT_REACTION,
                 _reaction_rows(post),
             )
         outcome.changed_posts += 1

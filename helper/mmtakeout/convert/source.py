@@ -328,12 +328,14 @@ class ArchiveSource:
     def threads(self, channel_id: str) -> Iterator[Thread]:
         """Live posts grouped by thread, threads ordered by their root's time, replies by theirs."""
         query = f"""
-            WITH live AS (SELECT * FROM posts WHERE channel_id = :channel AND delete_at = 0)
             SELECT {_POST_COLUMNS},
                    r.id IS NULL AND p.root_id <> '' AS detached,
                    COALESCE(r.create_at, p.create_at) AS thread_at,
                    COALESCE(r.id, p.id) AS thread_id
-            FROM live p LEFT JOIN live r ON p.root_id <> '' AND r.id = p.root_id AND r.root_id = ''
+            FROM posts p
+            LEFT JOIN posts r ON p.root_id <> '' AND r.id = p.root_id AND r.root_id = ''
+                             AND r.channel_id = p.channel_id AND r.delete_at = 0
+            WHERE p.channel_id = :channel AND p.delete_at = 0
             ORDER BY thread_at, thread_id, r.id IS NOT NULL, p.create_at, p.id"""  # noqa: S608 - constant columns
         current: Thread | None = None
         for row in self._conn.execute(query, {"channel": channel_id}):
@@ -363,7 +365,7 @@ class ArchiveSource:
 
     def replies_of(self, root_id: str) -> list[tuple[str, str, int]]:
         """(id, user_id, create_at) of a root's live replies in time order."""
-        query = """SELECT id, user_id, create_at FROM posts WHERE root_id = ? AND delete_at = 0
+        query = """SELECT id, user_id, create_at FROM posts WHERE root_id = ? AND root_id <> '' AND delete_at = 0
                    ORDER BY create_at, id"""
         return [(row[0], row[1], row[2]) for row in self._conn.execute(query, (root_id,))]
 

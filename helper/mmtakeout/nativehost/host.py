@@ -153,7 +153,7 @@ class HostSession:
                         "helper_version": __version__,
                         "archive_root": str(paths.archive_root(self._context.user, self._context.config)),
                         "log_file": str(paths.log_file(self._context.user)),
-                        "features": ["start", "cancel", "open-archive", *jobs.optional_features()],
+                        "features": ["start", "cancel", "open-archive", "remember"],
                     }
                 )
             case Start():

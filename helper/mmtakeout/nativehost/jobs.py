@@ -8,7 +8,6 @@ and every list or text in a frame is clipped, so a frame stays far below the bro
 from __future__ import annotations
 
 import asyncio
-import errno
 import hashlib
 import logging
 import os
@@ -22,7 +21,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from mmtakeout.accounts.remember import remember_server
 from mmtakeout.api.errors import AuthenticationError, TransportError
+from mmtakeout.archive.errors import is_disk_full
+from mmtakeout.credentials.errors import CredentialError
 from mmtakeout.nativehost import paths
 from mmtakeout.nativehost.protocol import (
     PROTOCOL_VERSION,
@@ -34,8 +36,8 @@ from mmtakeout.nativehost.protocol import (
     clip,
     error_frame,
 )
-from mmtakeout.render.builder import render_archive
-from mmtakeout.sync import DiskFullError, ExportOptions, ExportResult, ProgressSnapshot, export_archive
+from mmtakeout.render import render_archive
+from mmtakeout.sync import ExportOptions, ExportResult, ProgressSnapshot, export_archive
 
 Send = Callable[[Mapping[str, object]], None]
 
@@ -216,20 +218,20 @@ async def run_export(context: JobContext, running: RunningJob, send: Send) -> No
     except TransportError as exc:
         fail(ErrorCode.UNREACHABLE, f"The helper could not reach {server}: {clip(exc.message, 200)}")
         return
-    except OSError as exc:
-        if isinstance(exc, DiskFullError) or exc.errno in {errno.ENOSPC, errno.EDQUOT}:
+    except Exception as exc:
+        if is_disk_full(exc):
+            log.warning("job %s: disk full", job)
             fail(
                 ErrorCode.DISK_FULL,
                 f"The disk is full. Free some space on the drive of {archive_dir}, "
                 "then click Back up again: it continues where it stopped.",
             )
-        else:
+        elif isinstance(exc, OSError):
             log.exception("job %s: file error", job)
             fail(ErrorCode.INTERNAL, f"The helper could not write the archive: {exc.strerror or exc}.")
-        return
-    except Exception:
-        log.exception("job %s: unexpected failure", job)
-        fail(ErrorCode.INTERNAL, "The helper failed unexpectedly. Its log has the details.")
+        else:
+            log.exception("job %s: unexpected failure", job)
+            fail(ErrorCode.INTERNAL, "The helper failed unexpectedly. Its log has the details.")
         return
     log.info("job %s: %s in %.1f s, %d problems", job, result.status, result.elapsed_s, len(result.problems))
     send(done_frame(job, result, viewer=viewer, totals=totals))
@@ -322,13 +324,19 @@ def open_archive(context: JobContext, request: OpenArchive) -> dict[str, object]
     return {"v": PROTOCOL_VERSION, "type": "opened", "target": request.target.value, "path": str(target)}
 
 
-def optional_features() -> list[str]:
-    return []
-
-
 async def remember(context: JobContext, request: Remember) -> dict[str, object]:
-    context.logger.info("remember requested for %s: not available yet", request.session.server)
-    return error_frame(
-        ErrorCode.NOT_AVAILABLE,
-        "Keeping you backed up automatically is not available in this version of the helper yet.",
-    )
+    """Store the login in the OS keyring and register the archive, so `mmtakeout sync` keeps it current."""
+    server = request.session.server
+    archive_dir = paths.archive_dir_for(context.user, context.config, server)
+    options = ExportOptions(scope=request.scope.value, include_files=request.include_files)
+    try:
+        # The keyring may wait on D-Bus or a system prompt; keep the frame loop responsive meanwhile.
+        await asyncio.to_thread(remember_server, server, request.session.token, archive_dir, options)
+    except CredentialError as exc:
+        context.logger.warning("remember for %s failed: %s", server, type(exc).__name__)
+        return error_frame(ErrorCode.KEYRING_UNAVAILABLE, str(exc))
+    except (OSError, ValueError) as exc:
+        context.logger.exception("remember for %s failed", server)
+        return error_frame(ErrorCode.INTERNAL, f"The helper could not save the settings: {exc}")
+    context.logger.info("remembered %s for automatic updates of %s", server, archive_dir)
+    return {"v": PROTOCOL_VERSION, "type": "remembered", "server": server, "archive_dir": str(archive_dir)}

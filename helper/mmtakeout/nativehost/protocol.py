@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     DISK_FULL = "disk-full"
     BUSY = "busy"
     NO_ARCHIVE = "no-archive"
+    KEYRING_UNAVAILABLE = "keyring-unavailable"
     NOT_AVAILABLE = "not-available"
     INTERNAL = "internal"
 
@@ -122,7 +123,11 @@ class OpenArchive:
 
 @dataclass(frozen=True)
 class Remember:
+    """"Keep me backed up": store the login in the OS keyring and register the archive for sync."""
+
     session: SiteSession
+    scope: ExportScope
+    include_files: bool
 
 
 IncomingMessage = Hello | Start | Cancel | OpenArchive | Remember
@@ -185,7 +190,7 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "start": (_SESSION_FIELDS | {"job", "options"}, frozenset()),
     "cancel": (frozenset({"job"}), frozenset()),
     "open-archive": (frozenset({"server", "target"}), frozenset()),
-    "remember": (_SESSION_FIELDS, frozenset()),
+    "remember": (_SESSION_FIELDS, frozenset({"options"})),
 }
 _OPTION_FIELDS = frozenset({"scope", "include_files"})
 
@@ -238,23 +243,9 @@ def _build(kind: str, data: dict[str, object]) -> IncomingMessage:
         version = data.get("extension_version")
         return Hello(extension_version=None if version is None else _short_text(version, "extension_version"))
     if kind == "start":
-        options = data["options"]
-        if not isinstance(options, dict):
-            raise ProtocolError(ErrorCode.BAD_MESSAGE, "options must be an object.")
-        if unknown := sorted(set(options) - _OPTION_FIELDS):
-            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"Unknown options: {_names(unknown)}.")
-        scope = options.get("scope", ExportScope.ALL.value)
-        if scope not in {s.value for s in ExportScope}:
-            raise ProtocolError(ErrorCode.BAD_MESSAGE, 'options.scope must be "all" or "direct".')
-        include_files = options.get("include_files", True)
-        if not isinstance(include_files, bool):
-            raise ProtocolError(ErrorCode.BAD_MESSAGE, "options.include_files must be true or false.")
-        return Start(
-            job=_job_id(data["job"]),
-            session=_site_session(data),
-            scope=ExportScope(scope),
-            include_files=include_files,
-        )
+        scope, include_files = _options(data["options"])
+        return Start(job=_job_id(data["job"]), session=_site_session(data), scope=scope,
+                     include_files=include_files)
     if kind == "cancel":
         return Cancel(job=_job_id(data["job"]))
     if kind == "open-archive":
@@ -262,7 +253,22 @@ def _build(kind: str, data: dict[str, object]) -> IncomingMessage:
         if target not in {t.value for t in ArchiveTarget}:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, 'target must be "viewer" or "folder".')
         return OpenArchive(server=normalise_server_url(data["server"]), target=ArchiveTarget(str(target)))
-    return Remember(session=_site_session(data))
+    scope, include_files = _options(data.get("options", {}))
+    return Remember(session=_site_session(data), scope=scope, include_files=include_files)
+
+
+def _options(options: object) -> tuple[ExportScope, bool]:
+    if not isinstance(options, dict):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "options must be an object.")
+    if unknown := sorted(set(options) - _OPTION_FIELDS):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"Unknown options: {_names(unknown)}.")
+    scope = options.get("scope", ExportScope.ALL.value)
+    if scope not in {s.value for s in ExportScope}:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, 'options.scope must be "all" or "direct".')
+    include_files = options.get("include_files", True)
+    if not isinstance(include_files, bool):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "options.include_files must be true or false.")
+    return ExportScope(scope), include_files
 
 
 def _names(names: list[str]) -> str:

@@ -61,8 +61,10 @@ class RenderStats:
         exports = ", ".join(f"{count} {fmt}" for fmt, count in sorted(self.exports_written.items()))
         return (
             f"{self.conversations} conversations, {self.conversations_rendered} re-rendered "
-            f"({self.parts_rendered} pages, {self.posts_rendered} posts), {self.files_written} files written, "
-            f"{self.files_removed} removed{f', exports: {exports}' if exports else ''} in {self.seconds:.1f} s"
+            f"({self.parts_rendered} pages, {self.posts_rendered} posts), {self.files_written} "
+            "files written, "
+            f"{self.files_removed} removed{f', exports: {exports}' if exports else ''} in "
+            f"{self.seconds:.1f} s"
         )
 
 
@@ -117,14 +119,15 @@ def _user_digest(user: User) -> str:
     )
 
 
+def _style_rules(style: str, selector: str) -> str:
+    formatter: HtmlFormatter[str] = HtmlFormatter(style=style, classprefix="pg-")
+    return str(formatter.get_style_defs(selector))  # type: ignore[no-untyped-call]
+
+
 def code_css() -> str:
-    light = HtmlFormatter(style="default", classprefix="pg-").get_style_defs(".code-block")
-    dark = HtmlFormatter(style="monokai", classprefix="pg-").get_style_defs(
-        ":root[data-theme=dark] .code-block"
-    )
-    dark_auto = HtmlFormatter(style="monokai", classprefix="pg-").get_style_defs(
-        ":root:not([data-theme=light]) .code-block"
-    )
+    light = _style_rules("default", ".code-block")
+    dark = _style_rules("monokai", ":root[data-theme=dark] .code-block")
+    dark_auto = _style_rules("monokai", ":root:not([data-theme=light]) .code-block")
     return (
         f"/* Pygments colours for code blocks (light, then dark) */\n{light}\n"
         f"{dark}\n@media (prefers-color-scheme: dark) {{\n{dark_auto}\n}}\n"
@@ -139,7 +142,7 @@ class _PartPlan:
     count: int = 0
     first_at: int = 0
     last_at: int = 0
-    hasher: hashlib._Hash | None = None
+    hasher: hashlib.blake2b | None = None
     roots: list[str] = field(default_factory=list)
 
 
@@ -164,7 +167,7 @@ class _ConversationPass:
         self.parts: list[_PartPlan] = []
         self.days: list[tuple[str, int]] = []
         self._root_seen: dict[str, tuple[int, int, str]] = {}
-        self._thread_hash: dict[str, hashlib._Hash] = {}
+        self._thread_hash: dict[str, hashlib.blake2b] = {}
 
     def locations(self) -> Iterator[tuple[str, int]]:
         day_end = -1

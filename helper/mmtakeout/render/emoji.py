@@ -29,7 +29,9 @@ def system_emoji() -> dict[str, str]:
     table: dict[str, str] = {}
     text = resources.files(__package__).joinpath("emoji_table.txt").read_text(encoding="utf-8")
     for line in text.splitlines():
-        sequence, names_field, tones_field = (line.split("\t") + ["", ""])[:3]
+        if line.startswith("#"):
+            continue
+        sequence, names_field, tones_field = [*line.split("\t"), "", ""][:3]
         if not sequence or not names_field:
             continue
         names = names_field.split(" ")

@@ -322,8 +322,9 @@ def _render_cell(tag: str) -> Callable[[RendererHTML, Sequence[Token], int, Opti
     return render
 
 
-def _render_heading(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict,
-                    env: EnvType) -> str:
+def _render_heading(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
     """Message headings sit below the page's own h1/h2 in the outline: `#` becomes h3, and so on."""
     token = tokens[idx]
     level = int(token.tag[1]) if token.tag[1:].isdigit() else 1

@@ -254,7 +254,10 @@ def post_from_json(raw: dict[str, Any]) -> Post:
     )
 
 
-_POST_COLUMNS = "id, channel_id, root_id, user_id, create_at, update_at, edit_at, delete_at, message, type, is_pinned, raw"
+_POST_COLUMNS = (
+    "id, channel_id, root_id, user_id, create_at, update_at, edit_at, delete_at, "
+    "message, type, is_pinned, raw"
+)
 
 
 def _placeholders(count: int) -> str:
@@ -377,7 +380,8 @@ class ArchiveReader:
             (channel_id,),
         ).fetchone()
         files = self._db.execute(
-            "SELECT count(*), coalesce(sum((length(status) * 31 + unicode(status)) * (rowid % 9973 + 1)), 0), "
+            "SELECT count(*), coalesce(sum((length(status) * 31 + unicode(status)) * (rowid % 9973 "
+            "+ 1)), 0), "
             "coalesce(sum(length(coalesce(path, '')) + length(coalesce(thumbnail_path, '')) "
             "+ length(coalesce(preview_path, ''))), 0) FROM files WHERE channel_id = ?",
             (channel_id,),
@@ -435,7 +439,7 @@ class ArchiveReader:
 
         `start` is the (create_at, id) of the first post wanted; `limit` caps how many.
         """
-        query = f"SELECT {_POST_COLUMNS} FROM posts WHERE channel_id = ?"
+        query = f"SELECT {_POST_COLUMNS} FROM posts WHERE channel_id = ?"  # noqa: S608 - only column names and '?' placeholders are interpolated
         params: list[Any] = [channel_id]
         if start is not None:
             query += " AND (create_at, id) >= (?, ?)"
@@ -459,7 +463,7 @@ class ArchiveReader:
             chunk = list(root_ids[start : start + POST_BATCH])
             order = {root: index for index, root in enumerate(chunk)}
             rows = self._db.execute(
-                f"SELECT {_POST_COLUMNS} FROM posts WHERE root_id IN ({_placeholders(len(chunk))})",
+                f"SELECT {_POST_COLUMNS} FROM posts WHERE root_id IN ({_placeholders(len(chunk))})",  # noqa: S608 - only column names and '?' placeholders are interpolated
                 chunk,
             ).fetchall()
             posts = sorted(
@@ -477,7 +481,8 @@ class ArchiveReader:
         for start in range(0, len(wanted), POST_BATCH):
             chunk = wanted[start : start + POST_BATCH]
             for row in self._db.execute(
-                f"SELECT {_POST_COLUMNS} FROM posts WHERE id IN ({_placeholders(len(chunk))})", chunk
+                f"SELECT {_POST_COLUMNS} FROM posts WHERE id IN ({_placeholders(len(chunk))})",  # noqa: S608
+                chunk,
             ):
                 found[row["id"]] = _post_from_row(row)
         return found
@@ -487,7 +492,7 @@ class ArchiveReader:
         ids = list(by_id)
         marks = _placeholders(len(ids))
         for row in self._db.execute(
-            "SELECT id, post_id, name, extension, size, mime_type, width, height, status, path, "
+            "SELECT id, post_id, name, extension, size, mime_type, width, height, status, path, "  # noqa: S608 - only column names and '?' placeholders are interpolated
             f"thumbnail_path, preview_path FROM files WHERE post_id IN ({marks}) ORDER BY create_at, id",
             ids,
         ):
@@ -507,7 +512,7 @@ class ArchiveReader:
                 )
             )
         for row in self._db.execute(
-            f"SELECT post_id, user_id, emoji_name, create_at FROM reactions WHERE post_id IN ({marks}) "
+            f"SELECT post_id, user_id, emoji_name, create_at FROM reactions WHERE post_id IN ({marks}) "  # noqa: S608 - only column names and '?' placeholders are interpolated
             "ORDER BY create_at, user_id",
             ids,
         ):
@@ -515,7 +520,7 @@ class ArchiveReader:
                 Reaction(row["user_id"], row["emoji_name"], row["create_at"])
             )
         for row in self._db.execute(
-            f"SELECT post_id, message, edit_at, replaced_at FROM post_history WHERE post_id IN ({marks}) "
+            f"SELECT post_id, message, edit_at, replaced_at FROM post_history WHERE post_id IN ({marks}) "  # noqa: S608 - only column names and '?' placeholders are interpolated
             "ORDER BY replaced_at",
             ids,
         ):

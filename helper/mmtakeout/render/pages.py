@@ -77,7 +77,8 @@ def conversation_header(writer: PageWriter, conversation: Conversation, subtitle
 def _breadcrumbs(writer: PageWriter, conversation: Conversation, extra: str = "") -> str:
     team = ""
     if conversation.team is not None:
-        team = f' <span aria-hidden="true">›</span> <bdi>{e(conversation.team.display_name or conversation.team.name)}</bdi>'
+        name = conversation.team.display_name or conversation.team.name
+        team = f' <span aria-hidden="true">›</span> <bdi>{e(name)}</bdi>'
     return (
         f'<nav class="breadcrumbs" aria-label="Breadcrumb"><a href="{writer.archive_prefix}index.html">'
         f"All conversations</a>{team}{extra}</nav>"
@@ -116,8 +117,8 @@ def part_page(
     for post, continuation, new_day in group_posts(posts, clock):
         if new_day is not None:
             rows.append(
-                f'<div class="day-separator" id="d-{e(new_day)}" role="separator">'
-                f"<span>{e(clock.day_label(post.create_at))}</span></div>\n"
+                f'<h2 class="day-separator" id="d-{e(new_day)}">'
+                f"<span>{e(clock.day_label(post.create_at))}</span></h2>\n"
             )
         # Like Mattermost, say what a reply answers unless it directly follows its own thread.
         follows_thread = previous is not None and post.root_id in (previous.id, previous.root_id)
@@ -157,7 +158,8 @@ def thread_page(
             rows.append(writer.post(post, links, continuation=continuation, show_reply_context=False))
         count = len(replies)
         sections.append(
-            f'<section class="thread" id="t-{e(root.id)}" aria-label="Thread started by {e(author.display_name)}">'
+            f'<section class="thread" id="t-{e(root.id)}" aria-label="Thread started by '
+            f'{e(author.display_name)}">'
             f'<h2 class="thread-title">Thread: <bdi>{e(snippet)}</bdi> '
             f'<span class="muted">({count} repl{"y" if count == 1 else "ies"})</span></h2>'
             f"{''.join(rows)}</section>\n"
@@ -229,11 +231,12 @@ def index_page(
         sections.setdefault(key, []).append(
             f'<li class="conv-item" data-name="{e(conversation.title.lower())}">'
             f'<a class="conv-link" href="{e(href)}">{_conversation_icon(writer, conversation)}'
-            f'<span class="conv-name"><bdi>{e(conversation.title)}</bdi>{team_note}{_badges(conversation)}</span>'
+            f'<span class="conv-name"><bdi>{e(conversation.title)}</bdi>{team_note}'
+            f"{_badges(conversation)}</span>"
             f'<span class="conv-kind">{e(conversation.kind_label)}</span>'
             f'<span class="conv-stats">{count} · {when}</span></a></li>'
         )
-    blocks = []
+    blocks: list[str] = []
     for key in order:
         items = sections.get(key)
         if not items:
@@ -247,9 +250,11 @@ def index_page(
     if not blocks:
         blocks.append('<p class="empty">This archive has no conversations yet.</p>')
     body = (
-        f'<div class="index-intro"><h1>Your conversations</h1><p class="owner">{owner_line}</p>{problems_note}'
+        '<div class="index-intro"><h1>Your conversations</h1><p '
+        f'class="owner">{owner_line}</p>{problems_note}'
         '<div class="conv-filter"><label for="conv-filter">Filter by name</label>'
-        '<input id="conv-filter" type="search" autocomplete="off" placeholder="Type to filter" disabled></div>'
+        '<input id="conv-filter" type="search" autocomplete="off" placeholder="Type to filter" '
+        "disabled></div>"
         '<p class="resolver-status" id="resolver-status" role="status"></p></div>' + "".join(blocks)
     )
     return writer.page("Mattermost archive", body, main_label="Conversations")
@@ -263,7 +268,8 @@ def search_page(writer: PageWriter) -> str:
         '<input id="q" name="q" type="search" autocomplete="off" placeholder="Words or word beginnings">'
         '<button type="submit">Search</button></div>'
         '<div class="search-filters">'
-        '<label>Conversation <select id="f-conv" name="in"><option value="">All conversations</option></select></label>'
+        '<label>Conversation <select id="f-conv" name="in"><option value="">All '
+        "conversations</option></select></label>"
         '<label>Person <select id="f-person" name="from"><option value="">Anyone</option></select></label>'
         '<label>From <input id="f-after" name="after" type="date"></label>'
         '<label>To <input id="f-before" name="before" type="date"></label>'

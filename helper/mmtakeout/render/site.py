@@ -75,6 +75,8 @@ _HEX_COLOR = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _NAMED_COLORS = {"good": "att-good", "warning": "att-warning", "danger": "att-danger"}
 _WHITESPACE = re.compile(r"\s+")
 _SHORTCODE = re.compile(r":([a-z0-9_+\-]{1,64}):")
+_MARKUP_PAIRS = re.compile(r"(\*\*|__|~~|`+|(?<![\w*])\*|(?<!\w)_)(\S(?:.*?\S)?)\1(?!\w)")
+_MARKUP_LINE_START = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+(?:\[[ xX]\]\s+)?)", re.MULTILINE)
 
 
 def _shortcode_glyph(match: re.Match[str]) -> str:
@@ -101,8 +103,10 @@ def human_size(size: int) -> str:
 
 
 def plain_snippet(text: str, limit: int = SNIPPET_LENGTH) -> str:
-    """One line of plain text (emoji shortcodes as emoji), cut at `limit` characters."""
-    flat = _WHITESPACE.sub(" ", _SHORTCODE.sub(_shortcode_glyph, text[: limit * 4])).strip()
+    """One line of plain text (Markdown marks dropped, emoji shortcodes as emoji), cut at `limit`."""
+    plain = _MARKUP_PAIRS.sub(r"\2", text[: limit * 4])
+    plain = _MARKUP_LINE_START.sub("", plain)
+    flat = _WHITESPACE.sub(" ", _SHORTCODE.sub(_shortcode_glyph, plain)).strip()
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
@@ -252,8 +256,8 @@ class PageWriter:
             '<label class="visually-hidden" for="topsearch-q">Search all conversations</label>'
             '<input id="topsearch-q" name="q" type="search" placeholder="Search all conversations">'
             '<button type="submit">Search</button></form>'
-            '<button type="button" class="theme-toggle" id="theme-toggle" aria-pressed="false" '
-            'title="Switch light/dark theme">Theme</button>'
+            '<button type="button" class="theme-toggle" id="theme-toggle" '
+            'title="Switch between the light and the dark theme" hidden>Theme</button>'
             "</header>\n"
             f'<main id="main" tabindex="-1" aria-label="{e(main_label)}">\n{body}\n</main>\n'
             f'<footer class="footer">Times are shown in {e(self.data.clock.zone_name)}. '
@@ -272,7 +276,8 @@ class PageWriter:
             )
         name = override_name or user.display_name
         initial = next((ch for ch in name if ch.isalnum()), "?").upper()
-        return f'<span class="avatar avatar-initials {avatar_color_class(user.id)}" aria-hidden="true">{e(initial)}</span>'
+        css = f"avatar avatar-initials {avatar_color_class(user.id)}"
+        return f'<span class="{css}" aria-hidden="true">{e(initial)}</span>'
 
     def user_badges(self, user: User) -> str:
         badges = ""
@@ -399,8 +404,10 @@ class PageWriter:
         for revision in reversed(post.history):
             label = "original" if not revision.edit_at else f"edited {self.data.clock.full(revision.edit_at)}"
             items.append(
-                f'<li><div class="history-when">{e(label)} (replaced {e(self.data.clock.full(revision.replaced_at))})'
-                f'</div><div class="message" dir="auto">{self.formatter.to_html(revision.message) or "<p>(empty)</p>"}'
+                f'<li><div class="history-when">{e(label)} (replaced '
+                f"{e(self.data.clock.full(revision.replaced_at))})"
+                '</div><div class="message" '
+                f'dir="auto">{self.formatter.to_html(revision.message) or "<p>(empty)</p>"}'
                 f"</div></li>"
             )
         count = len(post.history)
@@ -414,7 +421,8 @@ class PageWriter:
         href = links.post_href(post.root_id) or f"{self.archive_prefix}index.html?post={post.root_id}"
         if root is None:
             return (
-                f'<p class="reply-to">↪ Reply to <a href="{e(href)}">a message that is not in this archive</a>'
+                f'<p class="reply-to">↪ Reply to <a href="{e(href)}">a message that is not in this '
+                "archive</a>"
                 "</p>"
             )
         author = self.data.user(root.user_id)
@@ -506,7 +514,11 @@ class PageWriter:
         mime = file.mime_type.lower()
         if mime.startswith("image/") or extension in IMAGE_EXTENSIONS:
             shown = next(
-                (path for path in (file.preview_path, file.thumbnail_path) if self.data.exists(path)),
+                (
+                    path
+                    for path in (file.preview_path, file.thumbnail_path)
+                    if path and self.data.exists(path)
+                ),
                 file.path,
             )
             width, height = self._image_box(file)
@@ -530,7 +542,8 @@ class PageWriter:
                 f'<figure class="file file-audio"><audio controls preload="metadata" src="{e(href)}"></audio>'
                 f"<figcaption>{link}</figcaption></figure>"
             )
-        return f'<div class="file file-download"><span class="file-icon" aria-hidden="true">📄</span>{link}</div>'
+        icon = '<span class="file-icon" aria-hidden="true">📄</span>'
+        return f'<div class="file file-download">{icon}{link}</div>'
 
     @staticmethod
     def _image_box(file: FileRef, max_width: int = 480, max_height: int = 360) -> tuple[int, int]:
@@ -578,7 +591,8 @@ class PageWriter:
             value_text = value if isinstance(value, str) else ("" if value is None else json.dumps(value))
             short = " att-field-short" if field_data.get("short") is True else ""
             fields.append(
-                f'<div class="att-field{short}"><div class="att-field-title"><bdi>{e(field_title)}</bdi></div>'
+                f'<div class="att-field{short}"><div '
+                f'class="att-field-title"><bdi>{e(field_title)}</bdi></div>'
                 f'<div class="att-field-value message">{self.formatter.to_html(value_text)}</div></div>'
             )
         if fields:

@@ -121,7 +121,8 @@ class RenderState:
 
     def all_parts(self) -> list[tuple[str, PartRecord]]:
         rows = self._db.execute(
-            "SELECT channel_id, part, fingerprint, post_count, first_at, last_at FROM parts ORDER BY channel_id, part"
+            "SELECT channel_id, part, fingerprint, post_count, first_at, last_at FROM parts ORDER "
+            "BY channel_id, part"
         )
         return [
             (str(row[0]), PartRecord(int(row[1]), str(row[2]), int(row[3]), int(row[4]), int(row[5])))
@@ -131,7 +132,8 @@ class RenderState:
     def replace_parts(self, channel_id: str, records: Iterable[PartRecord]) -> None:
         self._db.execute("DELETE FROM parts WHERE channel_id = ?", (channel_id,))
         self._db.executemany(
-            "INSERT INTO parts (channel_id, part, fingerprint, post_count, first_at, last_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO parts (channel_id, part, fingerprint, post_count, first_at, last_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             [(channel_id, r.part, r.fingerprint, r.post_count, r.first_at, r.last_at) for r in records],
         )
 
@@ -139,7 +141,8 @@ class RenderState:
         """Stores where each post of a conversation is; returns the map buckets whose content changed."""
         self._db.execute("DROP TABLE IF EXISTS temp.new_location")
         self._db.execute(
-            "CREATE TEMP TABLE new_location (post_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, part INTEGER NOT NULL)"
+            "CREATE TEMP TABLE new_location (post_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, part "
+            "INTEGER NOT NULL)"
         )
         self._db.executemany(
             "INSERT OR REPLACE INTO temp.new_location (post_id, bucket, part) VALUES (?, ?, ?)",
@@ -148,7 +151,8 @@ class RenderState:
         changed = {
             str(row[0])
             for row in self._db.execute(
-                "SELECT DISTINCT n.bucket FROM temp.new_location n LEFT JOIN post_location p ON p.post_id = n.post_id "
+                "SELECT DISTINCT n.bucket FROM temp.new_location n LEFT JOIN post_location p ON "
+                "p.post_id = n.post_id "
                 "WHERE p.post_id IS NULL OR p.part <> n.part OR p.channel_id <> ?",
                 (channel_id,),
             )
@@ -156,7 +160,8 @@ class RenderState:
         changed |= {
             str(row[0])
             for row in self._db.execute(
-                "SELECT DISTINCT p.bucket FROM post_location p LEFT JOIN temp.new_location n ON n.post_id = p.post_id "
+                "SELECT DISTINCT p.bucket FROM post_location p LEFT JOIN temp.new_location n ON "
+                "n.post_id = p.post_id "
                 "WHERE p.channel_id = ? AND n.post_id IS NULL",
                 (channel_id,),
             )
@@ -178,7 +183,7 @@ class RenderState:
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self._db.execute(
-                f"SELECT post_id, channel_id, part FROM post_location WHERE post_id IN ({marks})",
+                f"SELECT post_id, channel_id, part FROM post_location WHERE post_id IN ({marks})",  # noqa: S608 - only column names and '?' placeholders are interpolated
                 chunk,
             ):
                 found[str(row[0])] = (str(row[1]), int(row[2]))

@@ -69,6 +69,8 @@ POSTS_PER_IDS_REQUEST = 200
 MAX_TIE_PAGES = 10
 """How many extra pages one same-millisecond group may need before the walk gives up healing it."""
 MAX_WALKS_PER_RUN = 2
+GROUP_COMMIT_S = 0.5
+"""Finished pages are committed together at most this often: one commit per page costs more than the page."""
 
 T = TypeVar("T")
 
@@ -84,6 +86,9 @@ class _PageEdges:
     newest_at: int
     oldest_at: int
     first_older_id: str | None
+    newest_group: int
+    """How many posts at the top of the page share `newest_at` (and at the bottom, `oldest_at`)."""
+    oldest_group: int
 
 
 @dataclass
@@ -120,7 +125,9 @@ async def export_archive(
         if is_disk_full(error):
             raise DiskFullError(out_dir) from error
         raise
+    store.group_commit(GROUP_COMMIT_S)
     exporter: _Exporter | None = None
+    committer = asyncio.ensure_future(_keep_committing(store))
     try:
         tracker = ProgressTracker(progress, include_files=options.include_files)
         async with MattermostClient(server_url, token, concurrency=options.concurrency) as client:
@@ -142,7 +149,17 @@ async def export_archive(
             raise DiskFullError(out_dir) from error
         raise
     finally:
+        committer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await committer
         store.close()
+
+
+async def _keep_committing(store: ArchiveStore) -> None:
+    """Finished work becomes durable within GROUP_COMMIT_S even while the export waits on the network."""
+    while True:
+        await asyncio.sleep(GROUP_COMMIT_S)
+        store.flush_if_due()
 
 
 async def _run_cancellable(work: Awaitable[None], cancel: asyncio.Event | None) -> RunStatus:
@@ -211,9 +228,11 @@ def _edges(page: PostList) -> _PageEdges | None:
     ordered = page.ordered_posts()
     if not ordered:
         return None
-    newest_at = ordered[0].create_at
+    newest_at, oldest_at = ordered[0].create_at, ordered[-1].create_at
     first_older = next((p.id for p in ordered if p.create_at < newest_at), None)
-    return _PageEdges(newest_at, ordered[-1].create_at, first_older)
+    newest_group = sum(1 for p in ordered if p.create_at == newest_at)
+    oldest_group = sum(1 for p in ordered if p.create_at == oldest_at)
+    return _PageEdges(newest_at, oldest_at, first_older, newest_group, oldest_group)
 
 
 def _heal_window(deletions: int) -> int | None:
@@ -277,6 +296,7 @@ class _Exporter:
         return ping.server_version
 
     def finish(self, status: RunStatus, started: float) -> None:
+        self.store.group_commit(None)
         if status == "complete":
             self.store.clear_problems_older_than(self.run_started_ms)
             status_text = "incomplete" if self.problems else "complete"
@@ -531,6 +551,7 @@ class _Exporter:
         in_flight: dict[asyncio.Task[PostList], int] = {}
         finished: set[int] = set()
         edges: dict[int, _PageEdges | None] = {}
+        healed: set[int] = set()
         committed = first_page
         next_page = first_page
         end_page: int | None = None
@@ -575,14 +596,16 @@ class _Exporter:
                         sync["backfill_page"] = advanced
                     self._save(channel.id, _page_raws(result), **sync)
                     committed = advanced
-                    await self._heal_ties(channel.id, page, edges)
+                    await self._heal_ties(channel.id, page, edges, healed)
         finally:
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
         return committed
 
-    async def _heal_ties(self, channel_id: str, page: int, edges: dict[int, _PageEdges | None]) -> None:
+    async def _heal_ties(
+        self, channel_id: str, page: int, edges: dict[int, _PageEdges | None], healed: set[int]
+    ) -> None:
         """Where a page boundary splits posts of one millisecond, fetch that millisecond again from below.
 
         Offsets are stable only while the server orders equal times the same way every time; a real
@@ -590,20 +613,21 @@ class _Exporter:
         the group whole."""
         for newer, older in ((page - 1, page), (page, page + 1)):
             upper, lower = edges.get(newer), edges.get(older)
-            if upper is None or lower is None or upper.oldest_at != lower.newest_at:
+            if newer in healed or upper is None or lower is None or upper.oldest_at != lower.newest_at:
                 continue
+            healed.add(newer)
             tie_at = lower.newest_at
             below = lower.first_older_id
-            edges[newer] = _PageEdges(upper.newest_at, -1, upper.first_older_id)  # heal once per boundary
             if below is None:
                 log.warning("channel %s: a page holds only posts of one millisecond", channel_id)
                 continue
+            size = min(PAGE_SIZE, upper.oldest_group + lower.newest_group + 1)
             for offset in range(MAX_TIE_PAGES):
                 self.counters.heal_requests += 1
-                result = await self.client.get_posts(channel_id, page=offset, per_page=PAGE_SIZE, after=below)
+                result = await self.client.get_posts(channel_id, page=offset, per_page=size, after=below)
                 self._save(channel_id, _page_raws(result))
                 ordered = result.ordered_posts()
-                if len(ordered) < PAGE_SIZE or ordered[0].create_at > tie_at:
+                if len(ordered) < size or ordered[0].create_at > tie_at:
                     break
 
     async def _reconcile(
@@ -702,7 +726,11 @@ class _Exporter:
             return
         wanted, _ = self.store.count_files_to_fetch()
         self.tracker.files_found(wanted)
-        slots = asyncio.Semaphore(max(1, self.options.concurrency))
+        # While channels are walked, files get half the request slots: posts come first.
+        full = max(1, self.options.concurrency)
+        slots = asyncio.Semaphore(max(1, full // 2))
+        widen = asyncio.ensure_future(self._walks_done.wait())
+        widen.add_done_callback(lambda _: [slots.release() for _ in range(full - max(1, full // 2))])
         after_rowid = 0
 
         async def one(row: FileRow) -> None:
@@ -732,6 +760,8 @@ class _Exporter:
                         group.create_task(one(row))
         except BaseExceptionGroup as failure:
             raise _unwrap(failure) from None
+        finally:
+            widen.cancel()
 
     async def _describe_files_without_info(self) -> None:
         """Posts that name files without describing them (old servers): ask for each file's info."""
@@ -784,7 +814,7 @@ class _Exporter:
         self.counters.files_saved += 1
         self.counters.bytes_saved += result.size
         self.tracker.file_done(result.size)
-        if row.has_preview_image:
+        if row.has_preview_image and self.options.include_previews:
             await self._optional_image(row.id, "thumbnail", self.client.download_file_thumbnail)
             await self._optional_image(row.id, "preview", self.client.download_file_preview)
 

@@ -18,6 +18,8 @@ class ExportOptions:
     include_files: bool = True
     max_file_size: int | None = None
     concurrency: int = 8
+    include_previews: bool = True
+    """Also save the server's JPEG thumbnail and preview of each image (two more requests per image)."""
 
     def __post_init__(self) -> None:
         if self.scope not in ("all", "direct"):
@@ -29,7 +31,12 @@ class ExportOptions:
 
     def selection(self) -> dict[str, Any]:
         """The options as recorded in the archive (`meta.selection`, `runs.options`)."""
-        return {"scope": self.scope, "files": self.include_files, "max_file_size": self.max_file_size}
+        return {
+            "scope": self.scope,
+            "files": self.include_files,
+            "max_file_size": self.max_file_size,
+            "previews": self.include_previews,
+        }
 
 
 @dataclass(frozen=True)

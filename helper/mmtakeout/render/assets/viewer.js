@@ -60,9 +60,10 @@
     }
     function label() {
       var dark = effectiveTheme() === "dark";
+      /* The label names the action, so no aria-pressed: a pressed-state button keeps one label. */
       button.textContent = dark ? "Light theme" : "Dark theme";
-      button.setAttribute("aria-pressed", dark ? "true" : "false");
     }
+    button.hidden = false;
     button.addEventListener("click", function () {
       var next = effectiveTheme() === "dark" ? "light" : "dark";
       document.documentElement.setAttribute("data-theme", next);
