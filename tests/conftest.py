@@ -7,39 +7,24 @@
   ids name every edge case.
 * `exported_archive`: a fresh copy of a real archive exported from the generated world (exported once
   per test session, copied per test), for viewer and converter tests.
-* `export_now(url, token, out, **options)`: run `export_archive` from synchronous test code.
 """
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from export_checks import export_now
 from mmtakeout.sandbox.generator import SandboxSetup, generate_world
 from mmtakeout.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox_thread
 from mmtakeout.sandbox.world import World
-from mmtakeout.sync import ExportOptions, ExportResult, ProgressSnapshot, export_archive
 from sandbox_worlds import Scenario, scenario_world
 
 GENERATED_SEED = 11
 GENERATED_POSTS = 800
-
-
-def export_now(
-    url: str,
-    token: str,
-    out: Path,
-    *,
-    progress: Callable[[ProgressSnapshot], None] | None = None,
-    **options: Any,
-) -> ExportResult:
-    """Run one export to completion from synchronous code (the sandbox runs on its own thread)."""
-    return asyncio.run(export_archive(url, token, out, ExportOptions(**options), progress=progress))
 
 
 @pytest.fixture

@@ -1,15 +1,30 @@
-"""Comparisons between an archive folder and the sandbox world it was exported from."""
+"""Running exports from test code, and comparing an archive folder with the sandbox world it came from."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mmtakeout.archive.verify import verify_archive
 from mmtakeout.sandbox.world import World
+from mmtakeout.sync import ExportOptions, ExportResult, ProgressSnapshot, export_archive
+
+
+def export_now(
+    url: str,
+    token: str,
+    out: Path,
+    *,
+    progress: Callable[[ProgressSnapshot], None] | None = None,
+    **options: Any,
+) -> ExportResult:
+    """Run one export to completion from synchronous code (the sandbox runs on its own thread)."""
+    return asyncio.run(export_archive(url, token, out, ExportOptions(**options), progress=progress))
 
 
 def query(archive: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:

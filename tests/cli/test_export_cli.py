@@ -117,7 +117,9 @@ def test_usage_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_a_web_page_instead_of_the_api_exits_1(scenario_sandbox: RunningSandbox, tmp_path: Path) -> None:
-    done = run_cli("export", scenario_sandbox.url + "/some/portal", "--out", str(tmp_path / "a"), token="x" * 26)
+    done = run_cli(
+        "export", scenario_sandbox.url + "/some/portal", "--out", str(tmp_path / "a"), token="x" * 26
+    )
     assert done.returncode == EXIT_FAILURE
     assert "web page" in done.stderr
 

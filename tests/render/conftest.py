@@ -3,43 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from browser_harness import launch_chromium
 from playwright.sync_api import Browser
-from viewer_fixtures import Showcase, add_hostile_corpus, build_showcase
+from viewer_fixtures import BERLIN, ShowcaseArchive, make_showcase_archive
 
 from mmtakeout.render import render_archive
-
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@dataclass
-class ShowcaseArchive:
-    root: Path
-    show: Showcase
-    hostile: dict[str, str]
-
-
-def _make(root: Path) -> ShowcaseArchive:
-    show = build_showcase(root)
-    hostile = add_hostile_corpus(root, show)
-    return ShowcaseArchive(root, show, hostile)
 
 
 @pytest.fixture
 def showcase(tmp_path: Path) -> ShowcaseArchive:
     """A fresh, unrendered showcase archive (with the hostile corpus) for tests that change it."""
-    return _make(tmp_path / "archive")
+    return make_showcase_archive(tmp_path / "archive")
 
 
 @pytest.fixture(scope="session")
 def rendered_showcase(tmp_path_factory: pytest.TempPathFactory) -> ShowcaseArchive:
     """One rendered showcase shared by read-only tests (HTML and all plain formats)."""
-    archive = _make(tmp_path_factory.mktemp("viewer") / "archive")
+    archive = make_showcase_archive(tmp_path_factory.mktemp("viewer") / "archive")
     render_archive(archive.root, formats=("html", "markdown", "text", "json", "csv"), timezone=BERLIN)
     return archive
 

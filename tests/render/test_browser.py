@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from browser_harness import guarded_page, load_all_images, screenshot
 from playwright.sync_api import Browser, expect
-
-from conftest import ShowcaseArchive
+from viewer_fixtures import ShowcaseArchive
 
 pytestmark = pytest.mark.browser
 

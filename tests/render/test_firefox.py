@@ -12,8 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from firefox_bidi import FIREFOX, FirefoxPage, firefox_page, run_in_thread
-
-from conftest import ShowcaseArchive
+from viewer_fixtures import ShowcaseArchive
 
 pytestmark = [
     pytest.mark.browser,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ShowcaseArchive
+from viewer_fixtures import ShowcaseArchive
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from html_checks import page_problems, parse
-from viewer_fixtures import BASE_TIME, DAY, ArchiveBuilder
+from viewer_fixtures import BASE_TIME, BERLIN, DAY, ArchiveBuilder, ShowcaseArchive
 
-from conftest import BERLIN, ShowcaseArchive
 from mmtakeout.render import ArchiveError, render_archive
 from mmtakeout.render import builder as builder_module
 
@@ -208,6 +207,12 @@ def test_parts_split_large_conversations(tmp_path: Path, monkeypatch: pytest.Mon
     assert data["days"][0] == ["2024-06-01", 1]
     index = (tmp_path / "archive" / "index.html").read_text()
     assert f"site/c/{channel}/3.html#latest" in index
+
+    monkeypatch.setattr(builder_module, "POSTS_PER_PART", 20)
+    render_archive(tmp_path / "archive", timezone=BERLIN)
+    assert sorted(path.name for path in directory.iterdir()) == ["1.html", "2.html", "nav.js", "t1.html"]
+    shards = sorted(path.name for path in (tmp_path / "archive" / "site" / "search").glob(f"{channel}-*.js"))
+    assert shards == [f"{channel}-1.js", f"{channel}-2.js"]
 
 
 def _channel_files(root: Path, channel: str) -> set[str]:

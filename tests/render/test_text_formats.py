@@ -7,7 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from conftest import BERLIN, ShowcaseArchive
+from viewer_fixtures import BERLIN, ShowcaseArchive
+
 from mmtakeout.render import render_archive
 
 

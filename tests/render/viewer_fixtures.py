@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 BASE_TIME = 1_717_230_000_000  # 2024-06-01 08:20 UTC
 MINUTE = 60_000
@@ -815,3 +816,21 @@ def add_hostile_corpus(root: Path, show: Showcase) -> dict[str, str]:
     )
     b.close()
     return ids
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@dataclass
+class ShowcaseArchive:
+    """A showcase archive with the hostile corpus added, and the ids of both."""
+
+    root: Path
+    show: Showcase
+    hostile: dict[str, str]
+
+
+def make_showcase_archive(root: Path) -> ShowcaseArchive:
+    show = build_showcase(root)
+    hostile = add_hostile_corpus(root, show)
+    return ShowcaseArchive(root, show, hostile)

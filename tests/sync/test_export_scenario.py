@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import export_now
 from export_checks import (
     archived_posts,
     assert_files_intact,
     assert_matches_world,
     assert_nothing_outside,
+    export_now,
     query,
 )
 from mmtakeout.sandbox.server import RunningSandbox, SandboxConfig
@@ -230,3 +230,21 @@ def test_unreadable_archived_channel_is_reported_and_the_rest_exported(
     assert scenario.archived in report
     readable = set(scenario.channel_ids) - {scenario.archived}
     assert_matches_world(archive, scenario.world, channels=readable)
+
+
+def test_image_previews_are_saved_unless_turned_off(
+    scenario: Scenario, scenario_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    with_previews = tmp_path / "with"
+    export_now(scenario_sandbox.url, scenario.token, with_previews)
+    images = query(
+        with_previews, "SELECT thumbnail_path, preview_path FROM files WHERE mime_type LIKE 'image/%'"
+    )
+    assert images and all(thumb and preview for thumb, preview in images)
+    assert all((with_previews / p).read_bytes()[:3] == b"\xff\xd8\xff" for row in images for p in row)
+    before = len(scenario_sandbox.requests)
+    without = tmp_path / "without"
+    export_now(scenario_sandbox.url, scenario.token, without, include_previews=False)
+    routes = {r.route for r in scenario_sandbox.requests[before:]}
+    assert not routes & {"/api/v4/files/{file_id}/thumbnail", "/api/v4/files/{file_id}/preview"}
+    assert query(without, "SELECT count(*) FROM files WHERE thumbnail_path IS NOT NULL") == [(0,)]

@@ -9,22 +9,30 @@ recorded as `pending` until their bytes are saved. Every public write runs in on
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import logging
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from mmtakeout.archive.paths import is_safe_id
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 DATABASE_NAME = "archive.sqlite"
 CACHE_KIB = 32 * 1024
 """SQLite page cache of a writer: enough for the indexes of a few million posts to stay warm."""
+WAL_CHECKPOINT_PAGES = 10_000
+"""The write-ahead log is folded into the database every 40 MB instead of SQLite's 4 MB: fewer syncs."""
 
 Raw = Mapping[str, Any]
 
@@ -37,10 +45,12 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 _INSERT_POST = (
-    "INSERT OR REPLACE INTO posts (id, channel_id, root_id, user_id, create_at, update_at, edit_at, delete_at, "
-    "message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO posts (id, channel_id, root_id, user_id, create_at, update_at, edit_at, "
+    "delete_at, message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_REACTION = "INSERT OR REPLACE INTO reactions (post_id, user_id, emoji_name, create_at) VALUES (?, ?, ?, ?)"
+_INSERT_REACTION = (
+    "INSERT OR REPLACE INTO reactions (post_id, user_id, emoji_name, create_at) VALUES (?, ?, ?, ?)"
+)
 
 # User ids that system posts carry in `props` (added to / removed from a channel, and so on).
 _USER_ID_PROPS = ("addedUserId", "userId", "removedUserId")
@@ -52,6 +62,20 @@ class ArchiveError(Exception):
 
 class ArchiveMismatchError(ArchiveError):
     """The archive belongs to another server or another person."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _serialized(method: F) -> F:
+    """One thread at a time uses the connection: the export may write pages from a worker thread."""
+
+    @functools.wraps(method)
+    def locked(self: ArchiveStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return cast(F, locked)
 
 
 def now_ms() -> int:
@@ -173,6 +197,7 @@ class ArchiveStore:
         self._group_commit_s: float | None = None
         self._batch_started = 0.0
         self._depth = 0
+        self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- opening
 
@@ -180,11 +205,14 @@ class ArchiveStore:
     def open(cls, folder: Path) -> ArchiveStore:
         """Open the archive in `folder` for writing, creating the folder and database if needed."""
         folder.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(folder / DATABASE_NAME, isolation_level=None, timeout=30)
+        connection = sqlite3.connect(
+            folder / DATABASE_NAME, isolation_level=None, timeout=30, check_same_thread=False
+        )
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            connection.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
             store = cls(folder, connection, readonly=False)
             store._migrate()
         except sqlite3.DatabaseError as error:
@@ -213,11 +241,17 @@ class ArchiveStore:
         return store
 
     def close(self) -> None:
-        """Commit what is complete, then close."""
-        try:
-            self.flush()
-        finally:
-            self._db.close()
+        """Commit what is complete, then close. If the commit fails (a full disk), the uncommitted
+        units are dropped, the database stays as of the last commit, and no error hides the first one."""
+        with self._lock:
+            try:
+                self.flush()
+            except sqlite3.Error as error:
+                log.warning("the last changes could not be saved: %s", error)
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            finally:
+                self._db.close()
 
     def __enter__(self) -> ArchiveStore:
         return self
@@ -254,6 +288,11 @@ class ArchiveStore:
         """One atomic unit of writes: all of it is kept, or none. Nested use is a savepoint of the
         outer unit. With `group_commit` on, finished units are committed together every so often
         (a crash loses at most that interval of finished work, never part of a unit)."""
+        with self._lock, self._unit() as connection:
+            yield connection
+
+    @contextmanager
+    def _unit(self) -> Iterator[sqlite3.Connection]:
         if self._depth:
             name = f"unit{self._depth}"
             self._db.execute(f"SAVEPOINT {name}")
@@ -261,8 +300,7 @@ class ArchiveStore:
             try:
                 yield self._db
             except BaseException:
-                self._db.execute(f"ROLLBACK TO {name}")
-                self._db.execute(f"RELEASE {name}")
+                self._undo(name)
                 raise
             finally:
                 self._depth -= 1
@@ -276,9 +314,8 @@ class ArchiveStore:
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK TO unit0")
-            self._db.execute("RELEASE unit0")
-            if self._group_commit_s is None:
+            self._undo("unit0")
+            if self._group_commit_s is None and self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
         finally:
@@ -287,17 +324,27 @@ class ArchiveStore:
         if self._group_commit_s is None or time.monotonic() - self._batch_started >= self._group_commit_s:
             self.flush()
 
+    @_serialized
+    def _undo(self, savepoint: str) -> None:
+        """Forget a failed unit. After some errors (a full disk) SQLite has already rolled back the
+        whole transaction, savepoints included: then there is nothing left to undo."""
+        if self._db.in_transaction:
+            self._db.execute(f"ROLLBACK TO {savepoint}")
+            self._db.execute(f"RELEASE {savepoint}")
+
     def group_commit(self, seconds: float | None) -> None:
         """Commit finished units together at most every `seconds` (None: each one at once)."""
         self._group_commit_s = seconds
         if seconds is None:
             self.flush()
 
+    @_serialized
     def flush(self) -> None:
         """Make every finished unit durable now."""
         if self._depth == 0 and self._db.in_transaction:
             self._db.execute("COMMIT")
 
+    @_serialized
     def flush_if_due(self) -> None:
         if (
             self._group_commit_s is not None
@@ -306,11 +353,13 @@ class ArchiveStore:
         ):
             self.flush()
 
+    @_serialized
     def integrity_check(self) -> list[str]:
         return [str(row[0]) for row in self._db.execute("PRAGMA integrity_check")]
 
     # ----------------------------------------------------------------- meta
 
+    @_serialized
     def meta(self) -> dict[str, str]:
         return {str(key): str(value) for key, value in self._db.execute("SELECT key, value FROM meta")}
 
@@ -321,11 +370,13 @@ class ArchiveStore:
             (key, value),
         )
 
+    @_serialized
     def set_meta(self, values: Mapping[str, str]) -> None:
         with self.transaction():
             for key, value in values.items():
                 self._set_meta(key, value)
 
+    @_serialized
     def claim_owner(self, server_url: str, user_id: str, username: str) -> None:
         """Bind a new archive to one server and person; refuse to mix in another's data."""
         meta = self.meta()
@@ -344,6 +395,7 @@ class ArchiveStore:
 
     # ----------------------------------------------------------------- teams, channels, members
 
+    @_serialized
     def save_teams(self, teams: Iterable[Raw]) -> int:
         rows = [
             (
@@ -365,6 +417,7 @@ class ArchiveStore:
             )
         return len(rows)
 
+    @_serialized
     def save_channels(self, channels: Iterable[Raw]) -> int:
         rows = [
             (
@@ -397,6 +450,7 @@ class ArchiveStore:
             )
         return len(rows)
 
+    @_serialized
     def set_favorites(self, channel_ids: Iterable[str]) -> None:
         favorites = sorted(set(channel_ids))
         with self.transaction():
@@ -405,6 +459,7 @@ class ArchiveStore:
                 "UPDATE channels SET is_favorite = 1 WHERE id = ?", [(cid,) for cid in favorites]
             )
 
+    @_serialized
     def add_channel_members(self, channel_id: str, user_ids: Iterable[str]) -> None:
         ids = sorted({uid for uid in user_ids if uid})
         with self.transaction():
@@ -414,6 +469,7 @@ class ArchiveStore:
             )
             self._add_pending_users(ids)
 
+    @_serialized
     def channel_member_ids(self, channel_id: str) -> set[str]:
         return {
             str(row[0])
@@ -422,11 +478,13 @@ class ArchiveStore:
             )
         }
 
+    @_serialized
     def channel_ids(self) -> set[str]:
         return {str(row[0]) for row in self._db.execute("SELECT id FROM channels")}
 
     # ----------------------------------------------------------------- posts
 
+    @_serialized
     def save_posts(
         self,
         posts: Sequence[Raw],
@@ -595,9 +653,11 @@ class ArchiveStore:
     def _has_file(self, file_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM files WHERE id = ?", (file_id,)).fetchone() is not None
 
+    @_serialized
     def post_exists(self, post_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)).fetchone() is not None
 
+    @_serialized
     def missing_root_ids(self, channel_id: str) -> list[str]:
         """Thread roots that replies in the channel point to but the archive lacks."""
         return [
@@ -609,6 +669,7 @@ class ArchiveStore:
             )
         ]
 
+    @_serialized
     def count_posts(self, channel_id: str | None = None) -> int:
         if channel_id is None:
             return int(self._db.execute("SELECT count(*) FROM posts").fetchone()[0])
@@ -616,6 +677,7 @@ class ArchiveStore:
             self._db.execute("SELECT count(*) FROM posts WHERE channel_id = ?", (channel_id,)).fetchone()[0]
         )
 
+    @_serialized
     def posts_created_between(self, channel_id: str, older_than: int, newer_than: int) -> int:
         """How many live posts of the channel were created strictly between two times."""
         row = self._db.execute(
@@ -625,12 +687,14 @@ class ArchiveStore:
         ).fetchone()
         return int(row[0])
 
+    @_serialized
     def post_create_at(self, post_id: str) -> int | None:
         row = self._db.execute("SELECT create_at FROM posts WHERE id = ?", (post_id,)).fetchone()
         return None if row is None else int(row[0])
 
     # ----------------------------------------------------------------- sync state
 
+    @_serialized
     def sync_state(self, channel_id: str) -> SyncState:
         row = self._db.execute(
             "SELECT history_complete, backfill_anchor, backfill_page, since_cursor, "
@@ -665,12 +729,14 @@ class ArchiveStore:
                 (*fields.values(), channel_id),
             )
 
+    @_serialized
     def update_sync(self, channel_id: str, **fields: Any) -> None:
         with self.transaction():
             self._update_sync(channel_id, fields)
 
     # ----------------------------------------------------------------- files
 
+    @_serialized
     def save_file_info(self, info: Raw, *, post_id: str = "", channel_id: str = "") -> bool:
         """Record a FileInfo; returns True when the file is new to the archive."""
         file_id = _str(info.get("id"))
@@ -715,6 +781,7 @@ class ArchiveStore:
         "OR (status = 'unavailable' AND json_extract(raw, '$.archived') IS NOT 1))"
     )
 
+    @_serialized
     def files_to_fetch(self, *, after_rowid: int = 0, limit: int = 100) -> list[tuple[int, FileRow]]:
         """Files whose bytes are still wanted (pending, skipped or failed earlier), in discovery order,
         starting after `after_rowid` so one run tries each file once."""
@@ -726,11 +793,13 @@ class ArchiveStore:
         )
         return [(int(row[12]), _file_row(row)) for row in rows]
 
+    @_serialized
     def skip_wanted_files(self) -> None:
         """The run does not fetch files: say so for every file still wanted."""
         with self.transaction():
             self._db.execute(f"UPDATE files SET status = 'skipped' WHERE {self._WANTED_FILES}")  # noqa: S608
 
+    @_serialized
     def file_row(self, file_id: str) -> FileRow | None:
         row = self._db.execute(
             "SELECT id, post_id, channel_id, name, extension, size, mime_type, "
@@ -740,6 +809,7 @@ class ArchiveStore:
         ).fetchone()
         return None if row is None else _file_row(row)
 
+    @_serialized
     def count_files_to_fetch(self) -> tuple[int, int]:
         """How many files are still wanted and their total size according to the server."""
         row = self._db.execute(
@@ -747,6 +817,7 @@ class ArchiveStore:
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    @_serialized
     def mark_file_saved(self, file_id: str, *, path: str, sha256: str, size: int) -> None:
         with self.transaction():
             self._db.execute(
@@ -754,12 +825,14 @@ class ArchiveStore:
                 (path, sha256, size, file_id),
             )
 
+    @_serialized
     def mark_file_image(self, file_id: str, kind: str, path: str) -> None:
         """Record the server's thumbnail or preview of a saved file."""
         column = {"thumbnail": "thumbnail_path", "preview": "preview_path"}[kind]
         with self.transaction():
             self._db.execute(f"UPDATE files SET {column} = ? WHERE id = ?", (path, file_id))  # noqa: S608
 
+    @_serialized
     def mark_file_status(self, file_id: str, status: str) -> None:
         if status not in ("pending", "skipped", "failed", "unavailable"):
             raise ValueError(f"not a file status to set by hand: {status}")
@@ -783,27 +856,33 @@ class ArchiveStore:
             [(uid, uid) for uid in user_ids if uid],
         )
 
+    @_serialized
     def add_pending_users(self, user_ids: Iterable[str]) -> None:
         with self.transaction():
             self._add_pending_users(user_ids)
 
+    @_serialized
     def pending_user_ids(self) -> list[str]:
         return [
             str(row[0]) for row in self._db.execute("SELECT user_id FROM sync_pending_users ORDER BY user_id")
         ]
 
+    @_serialized
     def drop_pending_users(self, user_ids: Iterable[str]) -> None:
         with self.transaction():
             self._db.executemany(
                 "DELETE FROM sync_pending_users WHERE user_id = ?", [(uid,) for uid in user_ids]
             )
 
+    @_serialized
     def usernames(self) -> dict[str, str]:
         return {str(row[0]): str(row[1]) for row in self._db.execute("SELECT id, username FROM users")}
 
+    @_serialized
     def user_ids(self) -> list[str]:
         return [str(row[0]) for row in self._db.execute("SELECT id FROM users ORDER BY id")]
 
+    @_serialized
     def save_users(self, users: Iterable[Raw]) -> int:
         rows = [
             (
@@ -835,6 +914,7 @@ class ArchiveStore:
             )
         return len(rows)
 
+    @_serialized
     def avatars_to_fetch(self) -> list[UserAvatarRow]:
         """Users whose avatar was never saved or changed on the server since."""
         return [
@@ -846,6 +926,7 @@ class ArchiveStore:
             )
         ]
 
+    @_serialized
     def mark_avatar_saved(self, user_id: str, *, path: str, sha256: str, etag: str) -> None:
         with self.transaction():
             self._db.execute(
@@ -853,6 +934,7 @@ class ArchiveStore:
                 (path, sha256, etag, user_id),
             )
 
+    @_serialized
     def mark_avatar_current(self, user_id: str, etag: str) -> None:
         with self.transaction():
             self._db.execute("UPDATE users SET avatar_etag = ? WHERE id = ?", (etag, user_id))
@@ -864,6 +946,7 @@ class ArchiveStore:
 
     # ----------------------------------------------------------------- emoji
 
+    @_serialized
     def save_emoji(self, emoji: Iterable[Raw]) -> int:
         rows = [
             (
@@ -885,6 +968,7 @@ class ArchiveStore:
             )
         return len(rows)
 
+    @_serialized
     def emoji_to_fetch(self) -> list[EmojiRow]:
         return [
             EmojiRow(str(row[0]), str(row[1]), _int(row[2]), row[3])
@@ -894,6 +978,7 @@ class ArchiveStore:
             )
         ]
 
+    @_serialized
     def mark_emoji_saved(self, emoji_id: str, *, path: str, sha256: str) -> None:
         with self.transaction():
             self._db.execute("UPDATE emoji SET path = ?, sha256 = ? WHERE id = ?", (path, sha256, emoji_id))
@@ -903,6 +988,7 @@ class ArchiveStore:
 
     # ----------------------------------------------------------------- problems and runs
 
+    @_serialized
     def record_problem(self, kind: str, item_id: str, message: str, at: int) -> None:
         with self.transaction():
             self._db.execute(
@@ -912,14 +998,17 @@ class ArchiveStore:
                 (kind, item_id, message, at, at),
             )
 
+    @_serialized
     def clear_problem(self, kind: str, item_id: str) -> None:
         with self.transaction():
             self._db.execute("DELETE FROM problems WHERE kind = ? AND item_id = ?", (kind, item_id))
 
+    @_serialized
     def clear_problems_older_than(self, at: int) -> None:
         with self.transaction():
             self._db.execute("DELETE FROM problems WHERE last_at < ?", (at,))
 
+    @_serialized
     def problems(self) -> list[ProblemRow]:
         return [
             ProblemRow(str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]))
@@ -928,6 +1017,7 @@ class ArchiveStore:
             )
         ]
 
+    @_serialized
     def start_run(self, options: Mapping[str, Any], tool_version: str) -> int:
         with self.transaction():
             cursor = self._db.execute(
@@ -936,6 +1026,7 @@ class ArchiveStore:
             )
         return int(cursor.lastrowid or 0)
 
+    @_serialized
     def finish_run(self, run_id: int, status: str, stats: Mapping[str, int]) -> None:
         with self.transaction():
             self._db.execute(
@@ -943,11 +1034,13 @@ class ArchiveStore:
                 (now_ms(), status, json.dumps(dict(stats), sort_keys=True), run_id),
             )
 
+    @_serialized
     def run_statuses(self) -> list[str]:
         return [str(row[0]) for row in self._db.execute("SELECT status FROM runs ORDER BY id")]
 
     # ----------------------------------------------------------------- listing for readers and checks
 
+    @_serialized
     def referenced_paths(self) -> set[str]:
         """Every relative path the database says holds bytes."""
         paths: set[str] = set()

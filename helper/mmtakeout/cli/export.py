@@ -65,6 +65,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     export.add_argument("--direct-only", action="store_true", help="only direct and group messages")
     export.add_argument("--no-files", action="store_true", help="do not download attachments")
     export.add_argument(
+        "--no-previews",
+        action="store_true",
+        help="do not download the server's thumbnails and previews of images (the originals are kept)",
+    )
+    export.add_argument(
         "--max-file-size",
         type=parse_size,
         metavar="SIZE",
@@ -180,6 +185,7 @@ def run_export(args: argparse.Namespace) -> int:
         include_files=not args.no_files,
         max_file_size=args.max_file_size,
         concurrency=args.concurrency,
+        include_previews=not args.no_previews,
     )
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=err)
     display = ProgressDisplay(err, quiet=args.quiet)

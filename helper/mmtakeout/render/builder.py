@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -262,8 +263,8 @@ class SiteRenderer:
         channels = reader.channels()
         self.conversations = [describe(channel, self.users, teams, self.self_id) for channel in channels]
         for conversation in self.conversations:
-            count, first, last, _max_update = reader.channel_summary(conversation.id)
-            conversation.post_count, conversation.first_at, conversation.last_at = count, first, last
+            summary = reader.channel_summary(conversation.id)
+            conversation.post_count, conversation.first_at, conversation.last_at = summary
         by_name: dict[str, str] = {}
         for conversation in sorted(self.conversations, key=lambda conv: conv.channel.type not in ("O", "P")):
             if conversation.channel.type in ("O", "P"):
@@ -442,14 +443,7 @@ class SiteRenderer:
             )
             if not up_to_date:
                 self._render_part(conversation, part, last, plan.thread_infos)
-        for number in previous:
-            if number > last:
-                for name in (
-                    f"{directory}/{number}.html",
-                    f"{directory}/t{number}.html",
-                    f"site/search/{shard_name(conversation.directory, number)}.js",
-                ):
-                    self.out.remove(name)
+        self._remove_parts_beyond(conversation, last)
         labels = {
             part.number: (self.clock.short_date(part.first_at), self.clock.short_date(part.last_at))
             for part in parts
@@ -467,6 +461,25 @@ class SiteRenderer:
         )
         self.state.save_conversation(conversation.id, conversation.directory, fingerprint, last)
         return dirty
+
+    def _remove_parts_beyond(self, conversation: Conversation, last: int) -> None:
+        """Pages, thread views and shards of parts that no longer exist (found on disk, not in state)."""
+        directory = self.archive_dir / "site" / "c" / conversation.directory
+        pattern = re.compile(r"t?(\d+)\.html")
+        stale = [
+            path
+            for path in (directory.iterdir() if directory.is_dir() else [])
+            if (match := pattern.fullmatch(path.name)) and int(match.group(1)) > last
+        ]
+        shards = re.compile(re.escape(conversation.directory) + r"-(\d+)\.js")
+        search = self.archive_dir / "site" / "search"
+        stale += [
+            path
+            for path in (search.iterdir() if search.is_dir() else [])
+            if (match := shards.fullmatch(path.name)) and int(match.group(1)) > last
+        ]
+        for path in stale:
+            self.out.remove(path.relative_to(self.archive_dir).as_posix())
 
     def _render_part(
         self, conversation: Conversation, part: _PartPlan, last: int, thread_infos: dict[str, ThreadInfo]

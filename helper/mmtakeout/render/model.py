@@ -136,14 +136,6 @@ class Channel:
     def archived(self) -> bool:
         return self.delete_at > 0
 
-    @property
-    def is_direct(self) -> bool:
-        return self.type == "D"
-
-    @property
-    def is_group(self) -> bool:
-        return self.type == "G"
-
 
 @dataclass(frozen=True, slots=True)
 class FileRef:
@@ -362,14 +354,14 @@ class ArchiveReader:
             channel.member_ids = members.get(channel.id, [])
         return channels
 
-    def channel_summary(self, channel_id: str) -> tuple[int, int, int, int]:
-        """(post count, first create_at, last create_at, max update_at) of the archived posts."""
+    def channel_summary(self, channel_id: str) -> tuple[int, int, int]:
+        """(post count, first create_at, last create_at) of the archived posts."""
         row = self._db.execute(
-            "SELECT count(*), coalesce(min(create_at), 0), coalesce(max(create_at), 0), "
-            "coalesce(max(update_at), 0) FROM posts WHERE channel_id = ?",
+            "SELECT count(*), coalesce(min(create_at), 0), coalesce(max(create_at), 0) FROM posts "
+            "WHERE channel_id = ?",
             (channel_id,),
         ).fetchone()
-        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+        return int(row[0]), int(row[1]), int(row[2])
 
     def channel_fingerprint_facts(self, channel_id: str) -> tuple[Any, ...]:
         """Cheap aggregates that change whenever anything shown for the conversation changes."""

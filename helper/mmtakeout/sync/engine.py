@@ -23,6 +23,7 @@ resumable archive.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import json
@@ -31,7 +32,7 @@ import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -104,7 +105,6 @@ class _RunCounters:
     channels_synced: int = 0
     channel_walks: int = 0
     heal_requests: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 async def export_archive(
@@ -152,6 +152,8 @@ async def export_archive(
         committer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await committer
+        if exporter is not None:
+            exporter.close()
         store.close()
 
 
@@ -256,6 +258,10 @@ class _Exporter:
         self.counters = _RunCounters()
         self.run_id = 0
         self.run_started_ms = now_ms()
+        self._open_problems = {(p.kind, p.item_id) for p in store.problems()}
+        self._writer = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="mmtakeout-writer"
+        )
         self.channel_labels: dict[str, str] = {}
         self.me_id = ""
         self._walks_done = asyncio.Event()
@@ -296,6 +302,7 @@ class _Exporter:
         return ping.server_version
 
     def finish(self, status: RunStatus, started: float) -> None:
+        self.close()
         self.store.group_commit(None)
         if status == "complete":
             self.store.clear_problems_older_than(self.run_started_ms)
@@ -312,6 +319,7 @@ class _Exporter:
 
     def abandon(self, error: BaseException) -> None:
         """Close the run record after a fatal error; never hide the original error."""
+        self.close()
         with contextlib.suppress(Exception):
             write_report(self.store.folder, self.store.problems(), server_url=self.server_url)
         if self.run_id:
@@ -351,8 +359,18 @@ class _Exporter:
         self.store.record_problem(kind, item_id, message, now_ms())
 
     def solved(self, kind: str, item_id: str) -> None:
-        self.problems.pop((kind, item_id), None)
-        self.store.clear_problem(kind, item_id)
+        key = (kind, item_id)
+        if key in self.problems or key in self._open_problems:
+            self.problems.pop(key, None)
+            self._open_problems.discard(key)
+            self.store.clear_problem(kind, item_id)
+
+    async def _in_writer(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, work)
+
+    def close(self) -> None:
+        """Wait for the writer thread's last unit, so the store is closed only after it."""
+        self._writer.shutdown(wait=True)
 
     # ------------------------------------------------------------------ listing
 
@@ -452,7 +470,7 @@ class _Exporter:
                     else:
                         walks += 1
                         self.counters.channel_walks += 1
-                        await self._walk_history(channel, state, final_attempt=walks >= MAX_WALKS_PER_RUN)
+                        await self._walk_history(channel, state, last_try=walks >= MAX_WALKS_PER_RUN)
                     break
                 except _RestartWalk as reason:
                     log.info("channel %s: walking its history again (%s)", channel.id, reason)
@@ -486,8 +504,11 @@ class _Exporter:
         finally:
             self.tracker.channel_done(channel.id)
 
-    def _save(self, channel_id: str, raws: Sequence[dict[str, Any]], **sync: Any) -> int:
-        outcome = self.store.save_posts(raws, sync=sync or None, sync_channel_id=channel_id)
+    async def _save(self, channel_id: str, raws: Sequence[dict[str, Any]], **sync: Any) -> int:
+        """Merge a page into the archive on the writer thread (SQLite works while the next page is parsed)."""
+        outcome = await self._in_writer(
+            functools.partial(self.store.save_posts, raws, sync=sync or None, sync_channel_id=channel_id)
+        )
         self.counters.posts_new += outcome.new_posts
         self.counters.posts_changed += outcome.changed_posts
         self.counters.history_rows += outcome.history_rows
@@ -501,20 +522,20 @@ class _Exporter:
             self._new_files.set()
         return outcome.max_update_at
 
-    async def _walk_history(self, channel: Channel, state: SyncState, *, final_attempt: bool) -> None:
+    async def _walk_history(self, channel: Channel, state: SyncState, *, last_try: bool) -> None:
         anchor = state.backfill_anchor
         started = state.backfill_started_at
         if anchor is None:
             started = now_ms()
             first = await self.client.get_posts(channel.id, page=0, per_page=PAGE_SIZE)
             if not first.order:
-                self._save(channel.id, _page_raws(first), backfill_started_at=started)
-                await self._reconcile(channel, None, 0, started, final_attempt=final_attempt)
+                await self._save(channel.id, _page_raws(first), backfill_started_at=started)
+                await self._reconcile(channel, None, 0, started, last_try=last_try)
                 return
             anchor = first.order[0]
             newest_at = first.posts[anchor].create_at
             history_in_one_page = len(first.order) < PAGE_SIZE
-            self._save(
+            await self._save(
                 channel.id,
                 _page_raws(first),
                 backfill_anchor=anchor,
@@ -524,21 +545,19 @@ class _Exporter:
             if not history_in_one_page and first.posts[first.order[-1]].create_at == newest_at:
                 await self._fetch_anchor_millisecond(channel.id, newest_at)
             if history_in_one_page:
-                await self._reconcile(channel, anchor, 0, started, final_attempt=final_attempt)
+                await self._reconcile(channel, anchor, 0, started, last_try=last_try)
                 return
         anchor_at = self.store.post_create_at(anchor)
         if anchor_at is None:
             raise _RestartWalk("the walk's anchor post is missing from the archive")
         pages = await self._walk_pages(channel, anchor, state.backfill_page if state.backfill_anchor else 0)
-        await self._reconcile(
-            channel, anchor, pages, started, final_attempt=final_attempt, anchor_at=anchor_at
-        )
+        await self._reconcile(channel, anchor, pages, started, last_try=last_try, anchor_at=anchor_at)
 
     async def _fetch_anchor_millisecond(self, channel_id: str, anchor_at: int) -> None:
         """More than a page of posts share the newest millisecond; `before=ANCHOR` would skip them."""
         for page in range(1, MAX_TIE_PAGES + 1):
             result = await self.client.get_posts(channel_id, page=page, per_page=PAGE_SIZE)
-            self._save(channel_id, _page_raws(result))
+            await self._save(channel_id, _page_raws(result))
             ordered = result.ordered_posts()
             if len(ordered) < PAGE_SIZE or ordered[-1].create_at < anchor_at:
                 return
@@ -594,7 +613,7 @@ class _Exporter:
                     sync: dict[str, Any] = {}
                     if advanced != committed:
                         sync["backfill_page"] = advanced
-                    self._save(channel.id, _page_raws(result), **sync)
+                    await self._save(channel.id, _page_raws(result), **sync)
                     committed = advanced
                     await self._heal_ties(channel.id, page, edges, healed)
         finally:
@@ -625,7 +644,7 @@ class _Exporter:
             for offset in range(MAX_TIE_PAGES):
                 self.counters.heal_requests += 1
                 result = await self.client.get_posts(channel_id, page=offset, per_page=size, after=below)
-                self._save(channel_id, _page_raws(result))
+                await self._save(channel_id, _page_raws(result))
                 ordered = result.ordered_posts()
                 if len(ordered) < size or ordered[0].create_at > tie_at:
                     break
@@ -637,16 +656,17 @@ class _Exporter:
         pages: int,
         started: int,
         *,
-        final_attempt: bool,
+        last_try: bool,
         anchor_at: int = 0,
     ) -> None:
-        """Catch what changed while the walk ran, repair offset shifts, then mark the history complete."""
+        """Catch what changed while the walk ran, repair offset shifts, then mark the history complete.
+
+        If more than `since` can return changed meanwhile, the walk still holds every post as it was
+        when its page was read; the cursor then stays at the walk's start, so the next update (cut
+        short again) walks the channel anew."""
         since = max(started - RECONCILE_MARGIN_MS, 0)
         result = await self.client.get_posts(channel.id, since=since)
         truncated = len(result.order) >= SINCE_CAP
-        if truncated and not final_attempt:
-            self._save(channel.id, _page_raws(result))
-            raise _RestartWalk("more than 1000 posts changed during the walk")
         vanished = [
             post
             for post in result.posts.values()
@@ -655,11 +675,13 @@ class _Exporter:
             and post.create_at < anchor_at
             and post.delete_at >= since
         ]
-        max_update_at = self._save(channel.id, _page_raws(result))
+        max_update_at = await self._save(channel.id, _page_raws(result))
         if vanished and pages > 1:
-            await self._heal_deletion_shifts(channel, anchor or "", pages, vanished, anchor_at)
-        cursor = max(max_update_at - CURSOR_MARGIN_MS, since) if result.order else since
-        self._save(
+            await self._heal_deletion_shifts(
+                channel, anchor or "", pages, vanished, anchor_at, last_try=last_try
+            )
+        cursor = max_update_at - CURSOR_MARGIN_MS if result.order and not truncated else since
+        await self._save(
             channel.id,
             [],
             history_complete=1,
@@ -670,37 +692,50 @@ class _Exporter:
         await self._fetch_missing_roots(channel.id, self.store.missing_root_ids(channel.id))
 
     async def _heal_deletion_shifts(
-        self, channel: Channel, anchor: str, pages: int, vanished: Sequence[Post], anchor_at: int
+        self,
+        channel: Channel,
+        anchor: str,
+        pages: int,
+        vanished: Sequence[Post],
+        anchor_at: int,
+        *,
+        last_try: bool,
     ) -> None:
         """Posts deleted during the walk move every older post one offset up; a post sitting at a
         page boundary fetched after that moved into the page already fetched and was not seen.
-        Fetch the last positions before each later boundary again."""
+        Fetch the last positions before each later boundary again (with m deletions, the missed
+        posts sit in the last m positions before a boundary)."""
         window = _heal_window(len(vanished))
         if window is None:
-            raise _RestartWalk(f"{len(vanished)} posts were deleted during the walk")
+            if not last_try:
+                raise _RestartWalk(f"{len(vanished)} posts were deleted during the walk")
+            log.warning("channel %s: %d posts deleted during the walk", channel.id, len(vanished))
+            window = PAGE_SIZE
         newest_gone = max(post.create_at for post in vanished)
         newer_posts = self.store.posts_created_between(channel.id, anchor_at, newest_gone)
         first_boundary = max(1, (newer_posts - len(vanished)) // PAGE_SIZE)
         per_boundary = PAGE_SIZE // window
-        requests = [
-            self.client.get_posts(
-                channel.id, page=boundary * per_boundary - 1, per_page=window, before=anchor
+        boundaries = list(range(first_boundary, pages))
+        self.counters.heal_requests += len(boundaries)
+        for batch in _chunks(boundaries, max(1, self.options.concurrency)):
+            results = await asyncio.gather(
+                *(
+                    self.client.get_posts(
+                        channel.id, page=boundary * per_boundary - 1, per_page=window, before=anchor
+                    )
+                    for boundary in batch
+                )
             )
-            for boundary in range(first_boundary, pages)
-        ]
-        self.counters.heal_requests += len(requests)
-        for batch in _chunks(requests, max(1, self.options.concurrency)):
-            for result in await asyncio.gather(*batch):
-                self._save(channel.id, _page_raws(result))
+            for result in results:
+                await self._save(channel.id, _page_raws(result))
 
     async def _catch_up(self, channel: Channel, state: SyncState) -> None:
         result = await self.client.get_posts(channel.id, since=state.since_cursor)
-        max_update_at = self._save(channel.id, _page_raws(result))
+        max_update_at = await self._save(channel.id, _page_raws(result))
         if len(result.order) >= SINCE_CAP:
             raise _RestartWalk("more than 1000 posts changed since the last update")
         if result.order:
-            cursor = max(max_update_at - CURSOR_MARGIN_MS, state.since_cursor)
-            self.store.update_sync(channel.id, since_cursor=cursor)
+            self.store.update_sync(channel.id, since_cursor=max_update_at - CURSOR_MARGIN_MS)
         roots = {post.root_id for post in result.posts.values() if post.root_id}
         await self._fetch_missing_roots(
             channel.id, [r for r in sorted(roots) if not self.store.post_exists(r)]
@@ -712,7 +747,7 @@ class _Exporter:
                 posts = await self.client.get_posts_by_ids(list(chunk))
             except (NotFound, PermissionDenied):
                 continue
-            self._save(channel_id, [post.raw for post in posts if post.channel_id == channel_id])
+            await self._save(channel_id, [post.raw for post in posts if post.channel_id == channel_id])
 
     # ------------------------------------------------------------------ files
 
@@ -729,8 +764,14 @@ class _Exporter:
         # While channels are walked, files get half the request slots: posts come first.
         full = max(1, self.options.concurrency)
         slots = asyncio.Semaphore(max(1, full // 2))
-        widen = asyncio.ensure_future(self._walks_done.wait())
-        widen.add_done_callback(lambda _: [slots.release() for _ in range(full - max(1, full // 2))])
+        extra = full - max(1, full // 2)
+
+        async def widen_after_walks() -> None:
+            await self._walks_done.wait()
+            for _ in range(extra):
+                slots.release()
+
+        widen = asyncio.ensure_future(widen_after_walks())
         after_rowid = 0
 
         async def one(row: FileRow) -> None:
@@ -808,8 +849,7 @@ class _Exporter:
             self.problem("file", row.id, f"{_shown(row.name)}: {error}")
             self.tracker.file_done(0)
             return
-        self._publish(relative)
-        self.store.mark_file_saved(row.id, path=relative, sha256=result.sha256 or "", size=result.size)
+        await self._in_writer(functools.partial(self._record_file, row.id, relative, result))
         self.solved("file", row.id)
         self.counters.files_saved += 1
         self.counters.bytes_saved += result.size
@@ -847,6 +887,11 @@ class _Exporter:
             if is_disk_full(error):
                 raise DiskFullError(self.store.folder) from error
             raise
+
+    def _record_file(self, file_id: str, relative: str, result: DownloadResult) -> None:
+        """Rename into place and record, on the writer thread: a cancelled task cannot split the two."""
+        self._publish(relative)
+        self.store.mark_file_saved(file_id, path=relative, sha256=result.sha256 or "", size=result.size)
 
     def _publish(self, relative: str, staged_as: str | None = None) -> None:
         target = paths.resolve_inside(self.store.folder, relative)
