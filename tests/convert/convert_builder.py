@@ -444,6 +444,7 @@ def build_rich_archive(root: Path) -> RichArchive:
     b.post(bad_name, me, "bad name channel")
     b.post(space, me, "in a space")
     dm_root = b.post(dm_alice, me, "hi alice")
+    b.reaction(dm_root, alice, "no_such_emoji")
     b.post(dm_alice, alice, "hi back", root_id=dm_root)
     dm_file = b.post(dm_alice, alice, "a file for you")
     b.file(dm_file, "notes.md", b"# notes\n", mime_type="text/markdown")

@@ -51,6 +51,9 @@ def test_threads_reactions_pins_and_edits_are_carried(
     assert rich_archive.ids["edited"] in report.examples("edit_history_dropped")
     assert report.issues()["reaction_time_fixed"] == 1
     assert report.examples("reaction_custom_emoji_missing") == [":ghost:"]
+    assert report.examples("reaction_unknown_emoji") == [":no_such_emoji:"]
+    thread = _post(out, "hi alice", "direct_post")
+    assert thread["reactions"][0]["emoji_name"] == "no_such_emoji"
 
 
 def test_deleted_system_and_orphaned_posts(convert_rich: Convert) -> None:

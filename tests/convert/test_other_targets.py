@@ -180,7 +180,7 @@ def test_rocketchat_users_channels_and_messages(convert_rich: Convert, rich_arch
     rows = _csv(files[direct])
     assert rows[0][:2] == ["me", "alice"] and rows[1][:2] == ["alice", "me"] and len(rows[0]) == 4
     issues = report.issues()
-    assert issues["reaction_dropped"] == 5
+    assert issues["reaction_dropped"] == 6
     assert issues["self_dm_as_channel"] == 1
     assert issues["flattened_thread"] >= 3
     assert issues["pin_dropped"] == 1

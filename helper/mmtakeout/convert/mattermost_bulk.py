@@ -35,6 +35,7 @@ from mmtakeout.convert.plan import (
 from mmtakeout.convert.report import ConversionReport
 from mmtakeout.convert.source import ArchiveSource, Attachment, Post, Thread
 from mmtakeout.convert.zipout import atomic_zip
+from mmtakeout.render.emoji import system_emoji
 
 MAX_POST_RUNES = 16383
 MAX_PROPS_RUNES = 800000
@@ -189,6 +190,8 @@ class _BulkWriter:
                 self.report.add("reaction_time_fixed")
             if reaction.emoji_name in self.custom_emoji and reaction.emoji_name not in self.emoji_with_image:
                 self.report.add("reaction_custom_emoji_missing", f":{reaction.emoji_name}:")
+            elif reaction.emoji_name not in self.custom_emoji and reaction.emoji_name not in system_emoji():
+                self.report.add("reaction_unknown_emoji", f":{reaction.emoji_name}:")
             reactions.append(
                 {
                     "user": self.plan.username(reaction.user_id),

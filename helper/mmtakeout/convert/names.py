@@ -112,9 +112,17 @@ def usable_email(email: str) -> str | None:
     return candidate
 
 
+_SLACK_TONES = {
+    "tone1": 2, "tone2": 3, "tone3": 4, "tone4": 5, "tone5": 6,
+    "light_skin_tone": 2, "medium_light_skin_tone": 3, "medium_skin_tone": 4, "medium_dark_skin_tone": 5,
+    "dark_skin_tone": 6,
+}  # fmt: skip
+_TONE_SUFFIX = re.compile(r"(.+?)_(tone[1-5]|(?:medium_)?(?:light_|dark_)?skin_tone)")
+
+
 def tone_to_slack(emoji_name: str) -> str:
-    """Mattermost writes skin tones as `_tone3`; Slack as `::skin-tone-4` (Slack counts from 2)."""
-    match = re.fullmatch(r"(.+)_tone([1-5])", emoji_name)
-    if not match:
+    """Mattermost writes skin tones as `_tone3` or `_medium_skin_tone`; Slack as `::skin-tone-4`."""
+    match = _TONE_SUFFIX.fullmatch(emoji_name)
+    if not match or match.group(2) not in _SLACK_TONES:
         return emoji_name
-    return f"{match.group(1)}::skin-tone-{int(match.group(2)) + 1}"
+    return f"{match.group(1)}::skin-tone-{_SLACK_TONES[match.group(2)]}"

@@ -118,7 +118,6 @@ class PlannedUser:
     id: str
     username: str
     email: str
-    email_is_placeholder: bool
     first_name: str
     last_name: str
     nickname: str
@@ -126,7 +125,6 @@ class PlannedUser:
     is_bot: bool
     delete_at: int
     avatar_path: str | None
-    known: bool
 
     @property
     def full_name(self) -> str:
@@ -279,9 +277,6 @@ def _plan_users(needed: set[str], users: dict[str, User], report: ConversionRepo
         if email is None or email in emails:
             email = placeholder_email(username)
             report.add("placeholder_email", username)
-            placeholder = True
-        else:
-            placeholder = False
         emails.add(email)
         if user.is_bot:
             report.add("bot_as_user", username)
@@ -289,7 +284,6 @@ def _plan_users(needed: set[str], users: dict[str, User], report: ConversionRepo
             id=user.id,
             username=username,
             email=email,
-            email_is_placeholder=placeholder,
             first_name=_clean_field(
                 user.first_name, USER_NAME_FIELD_MAX, report, f"first name of {username}"
             ),
@@ -299,7 +293,6 @@ def _plan_users(needed: set[str], users: dict[str, User], report: ConversionRepo
             is_bot=user.is_bot,
             delete_at=user.delete_at,
             avatar_path=user.avatar_path,
-            known=True,
         )
     for user_id in sorted(uid for uid in needed if uid not in users):
         username = names.claim(f"unknown-{slug(user_id, 'a-z0-9')[:8] or 'user'}")
@@ -308,7 +301,6 @@ def _plan_users(needed: set[str], users: dict[str, User], report: ConversionRepo
             id=user_id,
             username=username,
             email=placeholder_email(username),
-            email_is_placeholder=True,
             first_name="",
             last_name="",
             nickname="",
@@ -316,7 +308,6 @@ def _plan_users(needed: set[str], users: dict[str, User], report: ConversionRepo
             is_bot=False,
             delete_at=0,
             avatar_path=None,
-            known=False,
         )
     return planned
 

@@ -48,6 +48,8 @@ CATEGORIES: dict[str, str] = {
     "their names are noted at the end of the message",
     "reaction_time_fixed": "reactions without a valid time got their post's time",
     "reaction_custom_emoji_missing": "reactions use custom emoji whose image is not in the archive",
+    "reaction_unknown_emoji": "reactions use emoji names that are neither standard nor custom emoji "
+    "of the archive (the target shows the name or drops them)",
     "reaction_invalid": "reactions by unknown people or with invalid emoji names were left out",
     "reaction_dropped": "reactions are not part of this format",
     "reaction_may_drop": "reactions with emoji the target does not know may be dropped by its importer",

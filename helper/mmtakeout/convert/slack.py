@@ -29,6 +29,7 @@ from mmtakeout.convert.plan import ConvertOptions, Plan, PlannedChannel, PlanRul
 from mmtakeout.convert.report import ConversionReport
 from mmtakeout.convert.source import ArchiveSource, Post
 from mmtakeout.convert.zipout import DeterministicZip, atomic_zip
+from mmtakeout.render.emoji import system_emoji
 
 UPLOADS_FOLDER = "__uploads"
 RULES = PlanRules(single_team=True, default_team_name="workspace")
@@ -70,6 +71,7 @@ class _SlackWriter:
         for planned in plan.users.values():
             self.by_old_username.setdefault(planned.username, self.user_ids[planned.id])
         self.folders = UniqueNames(200, taken={UPLOADS_FOLDER})
+        self.custom_emoji = {item.name for item in source.emoji()}
         self.upload_names: set[str] = set()
 
     # -- text ----------------------------------------------------------------------------------
@@ -231,6 +233,8 @@ class _SlackWriter:
     def _reactions(self, post: Post) -> list[dict[str, Any]]:
         grouped: dict[str, list[str]] = {}
         for reaction in post.reactions:
+            if reaction.emoji_name not in system_emoji() and reaction.emoji_name not in self.custom_emoji:
+                self.report.add("reaction_unknown_emoji", f":{reaction.emoji_name}:")
             if reaction.user_id in self.user_ids and reaction.emoji_name:
                 grouped.setdefault(tone_to_slack(reaction.emoji_name), []).append(
                     self.user_ids[reaction.user_id]

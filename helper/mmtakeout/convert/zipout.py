@@ -44,9 +44,6 @@ class DeterministicZip:
         info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
         return info
 
-    def has(self, name: str) -> bool:
-        return name in self._names
-
     def write_bytes(self, name: str, data: bytes) -> None:
         self._zip.writestr(self._info(name, compress=True), data)
 

@@ -125,25 +125,22 @@ def validate_slack_zip(zip_path: Path) -> list[str]:
             if "edited" in message and not TS.match(str(message["edited"].get("ts", ""))):
                 problems.append(f"{name}: message {ts} with an invalid edited.ts")
     for folder, messages in messages_by_folder.items():
+        replies_of: dict[str, list[str]] = {}
         for ts, message in messages.items():
             thread_ts = message.get("thread_ts")
             if thread_ts is None:
                 continue
-            root = messages.get(thread_ts)
-            if root is None:
+            if thread_ts not in messages:
                 problems.append(f"{folder}: {ts} replies to {thread_ts}, which is not in the conversation")
+            elif thread_ts != ts:
+                replies_of.setdefault(thread_ts, []).append(ts)
+        for ts, message in messages.items():
+            if message.get("thread_ts") != ts:
                 continue
-            if thread_ts == ts:
-                replies = [
-                    reply
-                    for reply in messages.values()
-                    if reply.get("thread_ts") == ts and reply is not message
-                ]
-                listed = [reply.get("ts") for reply in message.get("replies") or []]
-                if message.get("reply_count") != len(replies) or sorted(listed) != sorted(
-                    r["ts"] for r in replies
-                ):
-                    problems.append(f"{folder}: root {ts} reply_count/replies do not match its replies")
+            replies = sorted(replies_of.get(ts, []))
+            listed = sorted(str(reply.get("ts")) for reply in message.get("replies") or [])
+            if message.get("reply_count") != len(replies) or listed != replies:
+                problems.append(f"{folder}: root {ts} reply_count/replies do not match its replies")
     for name in sorted(names):
         if name.startswith("__uploads/") and name not in referenced_uploads:
             problems.append(f"{name}: upload not referenced by any message")
