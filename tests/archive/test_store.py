@@ -103,6 +103,19 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
         ArchiveStore.open(tmp_path)
 
 
+def test_a_new_archive_is_only_started_in_an_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / ".DS_Store").write_bytes(b"")
+    ArchiveStore.open(tmp_path).close()
+    ArchiveStore.open(tmp_path).close()
+    ArchiveStore.open(tmp_path / "new" / "deeper").close()
+    documents = tmp_path / "documents"
+    (documents / "files").mkdir(parents=True)
+    (documents / "files" / "tax-return.pdf").write_bytes(b"%PDF")
+    with pytest.raises(ArchiveError, match="not empty"):
+        ArchiveStore.open(documents)
+    assert not (documents / DATABASE_NAME).exists()
+
+
 def test_archive_belongs_to_one_server_and_person(store: ArchiveStore) -> None:
     store.claim_owner("https://chat.example.org", ALICE, "alice")
     store.claim_owner("https://chat.example.org", ALICE, "alice")

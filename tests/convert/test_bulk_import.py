@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from convert_builder import ArchiveBuilder, RichArchive
+from convert_validators.mattermost import validate_bulk_zip
 from convert_zips import entries, jsonl, write_zip
 
 from mmtakeout.convert import ConvertOptions, convert_archive
@@ -118,9 +119,11 @@ def test_identical_posts_in_one_millisecond_survive_the_conversion(tmp_path: Pat
     team = builder.team("acme", "ACME")
     town = builder.channel(team, "O", "town-square", "Town Square")
     for _ in range(3):
-        builder.post(town, me, "+1", create_at=1_700_000_000_000)
+        same = builder.post(town, me, "+1", create_at=1_700_000_000_000)
+        builder.reaction(same, me, "+1", create_at=1_700_000_000_000)
     out = tmp_path / "bulk.zip"
     report = convert_archive(builder.close(), "mattermost", out, ConvertOptions())
+    assert validate_bulk_zip(out) == []
     assert report.issues()["time_shifted"] == 2
     world = _world()
     import_bulk_zip(world, out)

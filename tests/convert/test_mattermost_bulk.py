@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from convert_builder import PNG_BYTES, RichArchive
+from convert_builder import PNG_BYTES, ArchiveBuilder, RichArchive
 from convert_zips import entries, jsonl, payloads
 
 from mmtakeout.convert import ConvertOptions, convert_archive
@@ -201,3 +201,27 @@ def test_output_is_byte_identical_across_runs(rich_archive: RichArchive, tmp_pat
         convert_archive(rich_archive.root, target, second, ConvertOptions())
         assert first.read_bytes() == second.read_bytes(), target
     assert sorted(path.name for path in first.parent.iterdir()) == ["out.zip", "out.zip.report.txt"]
+
+
+def test_files_outside_the_archive_are_never_copied(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"do not leak")
+    builder = ArchiveBuilder(tmp_path / "archive")
+    me = builder.user("me", email="me@example.org", owner=True)
+    town = builder.channel(builder.team("acme", "ACME"), "O", "town-square", "Town Square")
+    post = builder.post(town, me, "sneaky")
+    file_id = builder.file(post, "innocent.txt", b"placeholder")
+    archive = builder.close()
+    stored = next((archive / "files").rglob(f"{file_id}.*"))
+    stored.unlink()
+    stored.symlink_to(secret)
+    database = sqlite3.connect(archive / "archive.sqlite")
+    database.execute(
+        "INSERT INTO files (id, post_id, name, status, path, raw) VALUES (?, ?, ?, 'saved', ?, '{}')",
+        ("x" * 26, post, "escape.txt", "../secret.txt"),
+    )
+    database.commit()
+    out = tmp_path / "out.zip"
+    report = convert_archive(archive, "mattermost", out, ConvertOptions())
+    assert b"do not leak" not in b"".join(entries(out).values())
+    assert report.issues()["file_missing"] == 2

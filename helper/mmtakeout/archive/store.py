@@ -203,8 +203,17 @@ class ArchiveStore:
 
     @classmethod
     def open(cls, folder: Path) -> ArchiveStore:
-        """Open the archive in `folder` for writing, creating the folder and database if needed."""
+        """Open the archive in `folder` for writing. A new archive is only started in a new or empty
+        folder: the exporter owns the folders it writes (and tidies), so it must not adopt someone's
+        documents."""
         folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / DATABASE_NAME).exists() and any(
+            not entry.name.startswith(".") for entry in folder.iterdir()
+        ):
+            raise ArchiveError(
+                f"{folder} is not empty and holds no archive. Choose a new or empty folder, or the folder "
+                "of an existing archive."
+            )
         connection = sqlite3.connect(
             folder / DATABASE_NAME, isolation_level=None, timeout=30, check_same_thread=False
         )

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--team",
         metavar="NAME",
-        help="put every channel into this team on the target (mattermost, zulip); it is created if missing",
+        help="put every channel into this team on the target (for mattermost and zulip); created if missing",
     )
     parser.add_argument(
         "--direct-only", action="store_true", help="only direct and group messages, no team channels"

@@ -121,6 +121,8 @@ class _DistinctTimes:
             self.report.add("time_shifted", entry["message"][:60])
             while (entry["create_at"], digest) in self._keys:
                 entry["create_at"] += 1
+            for reaction in entry.get("reactions", []):
+                reaction["create_at"] = max(reaction["create_at"], entry["create_at"])
         key = (entry["create_at"], digest)
         self._keys.add(key)
         self._order.append(key)
@@ -425,6 +427,8 @@ def write_bulk(
 ) -> ConversionReport:
     report = ConversionReport(profile.target)
     plan = build_plan(source, options, profile.rules, report)
+    if profile.rules.single_team and plan.teams:
+        report.note(f"Everything is in one team, '{plan.teams[0].name}' (the organisation's folder name).")
     with tempfile.TemporaryDirectory(prefix=".mmtakeout-convert-", dir=destination.parent) as scratch:
         lines_path = Path(scratch) / "lines.jsonl"
         files_path = Path(scratch) / "files.jsonl"

@@ -25,6 +25,7 @@ from mmtakeout.convert.report import ConversionReport
 from mmtakeout.convert.source import ArchiveSource, Channel, Team, User
 
 ChannelKind = Literal["open", "private", "direct", "group"]
+Selected = tuple[Channel, ChannelKind]
 
 TEAM_NAME_MAX = 64
 TEAM_DISPLAY_NAME_MAX = 64
@@ -334,16 +335,11 @@ def _channel_label(channel: Channel) -> str:
     return channel.display_name or channel.name or channel.id
 
 
-def build_plan(
-    source: ArchiveSource, options: ConvertOptions, rules: PlanRules, report: ConversionReport
-) -> Plan:
-    meta = source.meta()
-    owner_id = meta.get("user_id", "")
-    all_members = source.channel_members()
-    source_channels = source.channels()
-    selected: list[tuple[Channel, ChannelKind]] = []
+def _select(channels: list[Channel], options: ConvertOptions, report: ConversionReport) -> list[Selected]:
+    """The conversations the options ask for, in the archive's (team, name) order."""
+    selected: list[Selected] = []
     skipped_for_option = 0
-    for channel in source_channels:
+    for channel in channels:
         if channel.type in ("D", "G"):
             selected.append((channel, "direct" if channel.type == "D" else "group"))
         elif channel.type in ("O", "P"):
@@ -355,95 +351,129 @@ def build_plan(
             report.add("skipped_channel_type", f"{_channel_label(channel)} (type {channel.type})")
     if skipped_for_option:
         report.note(f"--direct-only: {skipped_for_option} team channels were not included, as asked.")
+    return selected
 
-    members_of: dict[str, tuple[str, ...]] = {}
-    self_dms: set[str] = set()
-    groups_as_channels: set[str] = set()
+
+@dataclass
+class _Membership:
+    members_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    self_dms: set[str] = field(default_factory=set)
+    odd_groups: set[str] = field(default_factory=set)
+
+
+def _memberships(
+    selected: list[Selected], known: dict[str, set[str]], owner_id: str, report: ConversionReport
+) -> _Membership:
+    """Who is in each conversation; DMs whose members are unknown are left out (and reported)."""
+    result = _Membership()
     for channel, kind in selected:
-        known = set(all_members.get(channel.id, set()))
+        members = set(known.get(channel.id, set()))
         if kind == "direct":
-            members, is_self = _direct_members(channel, known)
-            if not members:
+            pair, is_self = _direct_members(channel, members)
+            if not pair:
                 report.add("unknown_members", _channel_label(channel))
                 continue
             if is_self:
-                self_dms.add(channel.id)
-            members_of[channel.id] = tuple(members)
+                result.self_dms.add(channel.id)
+            result.members_of[channel.id] = tuple(pair)
         elif kind == "group":
-            members_of[channel.id] = tuple(sorted(known))
-            if not GROUP_MIN_MEMBERS <= len(known) <= GROUP_MAX_MEMBERS:
-                groups_as_channels.add(channel.id)
+            result.members_of[channel.id] = tuple(sorted(members))
+            if not GROUP_MIN_MEMBERS <= len(members) <= GROUP_MAX_MEMBERS:
+                result.odd_groups.add(channel.id)
         else:
-            members_of[channel.id] = tuple(sorted(known | ({owner_id} if owner_id else set())))
+            result.members_of[channel.id] = tuple(sorted(members | ({owner_id} if owner_id else set())))
+    return result
 
-    used_team_ids = {channel.team_id for channel, kind in selected if kind in ("open", "private")}
-    source_teams = source.teams()
-    known_team_ids = {team.id for team in source_teams}
-    for team_id in sorted(used_team_ids - known_team_ids):
-        stand_in = f"team-{slug(team_id, 'a-z0-9')[:8] or 'unknown'}"
-        source_teams.append(
-            Team(id=team_id, name=stand_in, display_name=stand_in, type="I", description="", delete_at=0)
+
+def _with_stand_in_teams(teams: list[Team], used_team_ids: set[str], report: ConversionReport) -> list[Team]:
+    """The archive's teams plus a stand-in for every team its channels name but its team list lacks."""
+    known = {team.id for team in teams}
+    stand_ins = []
+    for team_id in sorted(used_team_ids - known):
+        name = f"team-{slug(team_id, 'a-z0-9')[:8] or 'unknown'}"
+        stand_ins.append(
+            Team(id=team_id, name=name, display_name=name, type="I", description="", delete_at=0)
         )
-        report.add("unknown_team", f"{team_id} -> {stand_in}")
+        report.add("unknown_team", f"{team_id} -> {name}")
+    return teams + stand_ins
+
+
+@dataclass
+class _ChannelNamer:
+    """Names team channels uniquely per target team, preferring the archive's names."""
+
+    rules: PlanRules
+    report: ConversionReport
+    source_team_names: dict[str, str]
+    names: dict[str, UniqueNames] = field(default_factory=dict)
+    display_names: dict[str, UniqueNames] = field(default_factory=dict)
+
+    def name(self, channel: Channel, team: str, member_names: list[str]) -> str:
+        wanted = channel.name.lower()
+        if channel.type == "G":
+            wanted = ("group-" + slug("-".join(sorted(member_names)), "a-z0-9_-"))[:CHANNEL_NAME_MAX].strip(
+                "-_"
+            )
+        elif not is_valid_channel_name(wanted):
+            wanted = slug(channel.display_name or channel.name, "a-z0-9_-")[:CHANNEL_NAME_MAX] or "channel"
+            if not is_valid_channel_name(wanted):
+                wanted = f"channel-{channel.id[:8]}"
+        source_team = self.source_team_names.get(channel.team_id, "")
+        prefixed = f"{slug(source_team, 'a-z0-9-')}-{wanted}" if source_team else None
+        name = _claim(self.names.setdefault(team, UniqueNames(CHANNEL_NAME_MAX)), wanted, prefixed)
+        if name != channel.name:
+            self.report.add("renamed_channel", f"{channel.name} -> {name}")
+        return name
+
+    def display_name(self, channel: Channel, team: str, label: str, name: str) -> str:
+        display = (
+            _clean_field(label, self.rules.display_name_max, self.report, f"display name of {name}") or name
+        )
+        if not self.rules.unique_display_names:
+            return display
+        source_team = self.source_team_names.get(channel.team_id, "")
+        unique = self.display_names.setdefault(team, UniqueNames(self.rules.display_name_max))
+        unique_display = _claim(unique, display, f"{display} ({source_team})" if source_team else None)
+        if unique_display != display:
+            self.report.add("renamed_channel", f"{display} -> {unique_display}")
+        return unique_display
+
+
+def build_plan(
+    source: ArchiveSource, options: ConvertOptions, rules: PlanRules, report: ConversionReport
+) -> Plan:
+    meta = source.meta()
+    owner_id = meta.get("user_id", "")
+    selected = _select(source.channels(), options, report)
+    membership = _memberships(selected, source.channel_members(), owner_id, report)
+    used_team_ids = {channel.team_id for channel, kind in selected if kind in ("open", "private")}
+    source_teams = _with_stand_in_teams(source.teams(), used_team_ids, report)
     teams, team_of = _plan_teams(source_teams, used_team_ids, options, rules, report)
     fallback_team = teams[0].name if teams else None
-
-    needed = {uid for members in members_of.values() for uid in members if uid}
-    if owner_id:
-        needed.add(owner_id)
-    users = _plan_users(needed, source.users(), report)
-
-    source_team_names = {team.id: team.name for team in source_teams}
-    channel_names: dict[str, UniqueNames] = {}
-    display_names: dict[str, UniqueNames] = {}
+    needed = {uid for members in membership.members_of.values() for uid in members if uid}
+    users = _plan_users(needed | ({owner_id} if owner_id else set()), source.users(), report)
+    namer = _ChannelNamer(rules, report, {team.id: team.name for team in source_teams})
     planned: list[PlannedChannel] = []
     for channel, kind in selected:
-        if channel.id not in members_of:
+        member_ids = membership.members_of.get(channel.id)
+        if member_ids is None:
             continue
-        label = _channel_label(channel)
-        if kind in ("direct", "group"):
-            label = ", ".join(sorted(users[uid].username for uid in set(members_of[channel.id])))
-        member_ids = members_of[channel.id]
-        team = ""
-        if kind in ("open", "private"):
-            team = team_of[channel.team_id]
-        elif channel.id in groups_as_channels:
+        member_names = [users[uid].username for uid in member_ids]
+        label = (
+            ", ".join(sorted(set(member_names))) if kind in ("direct", "group") else _channel_label(channel)
+        )
+        team = team_of[channel.team_id] if kind in ("open", "private") else ""
+        if channel.id in membership.odd_groups:
             if fallback_team is None:
                 report.add("skipped_group", f"{label} ({len(member_ids)} members)")
                 continue
             report.add("group_as_channel", f"{label} ({len(member_ids)} members)")
-            kind = "private"
-            team = fallback_team
+            kind, team = "private", fallback_team
         if kind in ("open", "private"):
-            names = channel_names.setdefault(team, UniqueNames(CHANNEL_NAME_MAX))
-            wanted = channel.name.lower()
-            if channel.type == "G":
-                wanted = "group-" + slug(
-                    "-".join(sorted(users[uid].username for uid in member_ids)), "a-z0-9_-"
-                )
-                wanted = wanted[:CHANNEL_NAME_MAX].strip("-_")
-            elif not is_valid_channel_name(wanted):
-                wanted = (
-                    slug(channel.display_name or channel.name, "a-z0-9_-")[:CHANNEL_NAME_MAX] or "channel"
-                )
-                if not is_valid_channel_name(wanted):
-                    wanted = f"channel-{channel.id[:8]}"
-            source_team = source_team_names.get(channel.team_id, "")
-            name = _claim(names, wanted, f"{slug(source_team, 'a-z0-9-')}-{wanted}" if source_team else None)
-            if name != channel.name:
-                report.add("renamed_channel", f"{channel.name} -> {name}")
-            display = _clean_field(label, rules.display_name_max, report, f"display name of {name}") or name
-            if rules.unique_display_names:
-                unique = display_names.setdefault(team, UniqueNames(rules.display_name_max))
-                unique_display = _claim(
-                    unique, display, f"{display} ({source_team})" if source_team else None
-                )
-                if unique_display != display:
-                    report.add("renamed_channel", f"{display} -> {unique_display}")
-                display = unique_display
+            name = namer.name(channel, team, member_names)
+            display = namer.display_name(channel, team, label, name)
         else:
-            name = channel.name
-            display = label
+            name, display = channel.name, label
         planned.append(
             PlannedChannel(
                 source=channel,
@@ -454,7 +484,7 @@ def build_plan(
                 header=_clean_field(channel.header, CHANNEL_HEADER_MAX, report, f"header of {label}"),
                 purpose=_clean_field(channel.purpose, CHANNEL_PURPOSE_MAX, report, f"purpose of {label}"),
                 member_ids=member_ids,
-                is_self_dm=channel.id in self_dms,
+                is_self_dm=channel.id in membership.self_dms,
             )
         )
     planned.sort(key=lambda c: (c.kind in ("direct", "group"), c.team, c.name, c.id))
