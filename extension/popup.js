@@ -5,7 +5,7 @@
 
 const api = globalThis.browser ?? globalThis.chrome;
 
-const HELPER_INSTALL_COMMAND = 'pipx install mmtakeout && mmtakeout install';
+const HELPER_INSTALL_COMMAND = 'pipx install . && mmtakeout install';
 const ACTIVE = new Set(['starting', 'running', 'cancelling']);
 
 const $ = (id) => document.getElementById(id);
@@ -96,7 +96,7 @@ function errorText(code, host, detail) {
     },
     'helper-missing': {
       title: 'The helper app is not installed',
-      text: 'Mattermost Takeout saves your chats with a small helper program on this computer. Install it once, in a terminal:',
+      text: 'Mattermost Takeout saves your chats with a small helper program on this computer. Install it once: open a terminal in the folder where you downloaded Mattermost Takeout and run:',
       command: HELPER_INSTALL_COMMAND,
       after: 'Then click “Back up my chats” again. Already installed? Run “mmtakeout doctor” to see what is missing.',
     },

@@ -221,7 +221,7 @@ def test_helper_missing_then_registered_for_another_extension(
         wait_error(popup, "helper-missing", 30)
         expect(popup.locator("#notice-title")).to_have_text("The helper app is not installed")
         command = popup.locator("#notice-command-text")
-        expect(command).to_have_text("pipx install mmtakeout && mmtakeout install")
+        expect(command).to_have_text("pipx install . && mmtakeout install")
         screenshot(popup, "error-helper-missing")
 
         # Installed, but for another copy of the extension (e.g. a store build with another id).

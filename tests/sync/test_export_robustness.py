@@ -14,6 +14,7 @@ import pytest
 from export_checks import assert_files_intact, assert_matches_world, export_now, query
 from mmtakeout.api.client import MattermostClient
 from mmtakeout.api.errors import AuthenticationError
+from mmtakeout.archive.folder import ArchiveBusyError, export_lock
 from mmtakeout.archive.store import ArchiveStore
 from mmtakeout.archive.verify import verify_archive
 from mmtakeout.sandbox.faults import RequestInfo
@@ -223,3 +224,12 @@ def test_disk_full_in_the_database_stops_cleanly(
     result = export_now(scenario_sandbox.url, scenario.token, archive)
     assert result.status == "complete"
     assert_matches_world(archive, scenario.world)
+
+
+def test_two_exports_into_one_folder_do_not_mix(
+    scenario: Scenario, scenario_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    with export_lock(archive), pytest.raises(ArchiveBusyError, match="Another export"):
+        export_now(scenario_sandbox.url, scenario.token, archive)
+    assert export_now(scenario_sandbox.url, scenario.token, archive).status == "complete"

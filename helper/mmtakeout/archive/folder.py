@@ -4,14 +4,49 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mmtakeout.archive.paths import BYTE_DIRS, TEMP_SUFFIX
-from mmtakeout.archive.store import ProblemRow
+from mmtakeout.archive.store import ArchiveError, ProblemRow
 
 REPORT_NAME = "report.txt"
+LOCK_NAME = ".export.lock"
+
+
+class ArchiveBusyError(ArchiveError):
+    """Another export is updating this archive right now."""
+
+
+@contextlib.contextmanager
+def export_lock(folder: Path) -> Iterator[None]:
+    """Hold the archive's writer lock: two exports into one folder would write the same files.
+    The operating system releases it when the process ends, however it ends."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = (folder / LOCK_NAME).open("a+b")
+    try:
+        try:
+            _lock(handle.fileno())
+        except OSError as error:
+            raise ArchiveBusyError(
+                f"Another export is updating {folder} right now. Wait for it to finish, then try again."
+            ) from error
+        yield
+    finally:
+        handle.close()
+
+
+def _lock(descriptor: int) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def write_report(folder: Path, problems: Sequence[ProblemRow], *, server_url: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mmtakeout.api.errors import AuthenticationError, MattermostError
+from mmtakeout.archive.paths import UnsafePathError
 from mmtakeout.archive.store import ArchiveError
 from mmtakeout.archive.verify import verify_archive
 from mmtakeout.cli import EXIT_AUTH, EXIT_FAILURE, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
@@ -199,7 +200,7 @@ def run_export(args: argparse.Namespace) -> int:
         display.close()
         print(error, file=err)
         return EXIT_FAILURE
-    except ArchiveError as error:
+    except (ArchiveError, UnsafePathError) as error:
         display.close()
         print(error, file=err)
         return EXIT_FAILURE

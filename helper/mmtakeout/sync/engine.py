@@ -51,7 +51,7 @@ from mmtakeout.api.errors import (
 from mmtakeout.api.models import CHANNEL_DIRECT, CHANNEL_GROUP, Channel, Post, PostList
 from mmtakeout.archive import paths
 from mmtakeout.archive.errors import DiskFullError, is_disk_full
-from mmtakeout.archive.folder import tidy_folder, write_report
+from mmtakeout.archive.folder import export_lock, tidy_folder, write_report
 from mmtakeout.archive.store import ArchiveStore, FileRow, SyncState, now_ms
 from mmtakeout.sync.options import ExportOptions, ExportResult, Problem, RunStatus
 from mmtakeout.sync.progress import ProgressSnapshot, ProgressTracker
@@ -117,20 +117,32 @@ async def export_archive(
 ) -> ExportResult:
     """Export (or update) the archive in `out_dir`. Raises `AuthenticationError` for an invalid or
     expired token and `DiskFullError` when the disk fills up; the archive stays consistent either way."""
-    started = time.monotonic()
     out_dir = Path(out_dir)
+    client = MattermostClient(server_url, token, concurrency=options.concurrency)
     try:
-        store = ArchiveStore.open(out_dir)
+        with export_lock(out_dir):
+            return await _export_locked(client, out_dir, options, progress, cancel)
     except OSError as error:
-        if is_disk_full(error):
+        if is_disk_full(error) and not isinstance(error, DiskFullError):
             raise DiskFullError(out_dir) from error
         raise
+
+
+async def _export_locked(
+    client: MattermostClient,
+    out_dir: Path,
+    options: ExportOptions,
+    progress: Callable[[ProgressSnapshot], None] | None,
+    cancel: asyncio.Event | None,
+) -> ExportResult:
+    started = time.monotonic()
+    store = ArchiveStore.open(out_dir)
     store.group_commit(GROUP_COMMIT_S)
     exporter: _Exporter | None = None
     committer = asyncio.ensure_future(_keep_committing(store))
     try:
         tracker = ProgressTracker(progress, include_files=options.include_files)
-        async with MattermostClient(server_url, token, concurrency=options.concurrency) as client:
+        async with client:
             exporter = _Exporter(client, store, options, tracker)
             status = await _run_cancellable(exporter.run(), cancel)
             exporter.finish(status, started)
