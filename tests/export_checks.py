@@ -112,6 +112,7 @@ def assert_nothing_outside(archive: Path, parent: Path) -> None:
         "archive.sqlite",
         "archive.sqlite-wal",
         "archive.sqlite-shm",
+        ".export.lock",
         "files",
         "avatars",
         "emoji",

@@ -199,3 +199,31 @@ def test_verify_finds_damage(
     assert f"{saved[1][0]} is missing" in err
     assert "files/zz/stray.bin" in err
     assert main(["verify", str(tmp_path / "nothing-here")]) == EXIT_FAILURE
+
+
+def test_file_options_reach_the_export(
+    scenario: Scenario, scenario_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    done = run_cli(
+        "export",
+        scenario_sandbox.url,
+        "--out",
+        str(archive),
+        "--max-file-size",
+        "3KB",
+        "--no-previews",
+        "--concurrency",
+        "2",
+        token=scenario.token,
+    )
+    assert done.returncode == EXIT_OK, done.stderr
+    rows = query(archive, "SELECT status, size, thumbnail_path FROM files")
+    assert {status for status, size, _ in rows if size > 3 * 1024} == {"skipped"}
+    assert {status for status, size, _ in rows if size <= 3 * 1024} == {"saved"}
+    assert all(thumbnail is None for _, _, thumbnail in rows)
+    selection = query(archive, "SELECT value FROM meta WHERE key = 'selection'")[0][0]
+    assert '"max_file_size": 3072' in selection and '"previews": false' in selection
+    done = run_cli("export", scenario_sandbox.url, "--out", str(archive), "--no-files", token=scenario.token)
+    assert done.returncode == EXIT_OK
+    assert {row[0] for row in query(archive, "SELECT DISTINCT status FROM files")} == {"saved", "skipped"}

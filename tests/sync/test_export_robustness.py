@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import sqlite3
 import time
 from pathlib import Path
@@ -173,15 +174,18 @@ def test_cancel_leaves_a_resumable_archive(scenario: Scenario, tmp_path: Path) -
 
 
 def test_the_token_is_never_written(
-    scenario: Scenario, scenario_sandbox: RunningSandbox, tmp_path: Path
+    scenario: Scenario, scenario_sandbox: RunningSandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     archive = tmp_path / "archive"
+    scenario.world.drop_file_blob(scenario.world.post(scenario.hostile_post).file_ids[0])
     export_now(scenario_sandbox.url, scenario.token, archive)
     scenario.world.revoke_token(scenario.token)
     with pytest.raises(AuthenticationError) as failure:
         export_now(scenario_sandbox.url, scenario.token, archive)
     assert scenario.token not in str(failure.value) and scenario.token not in repr(failure.value)
     sqlite3.connect(archive / "archive.sqlite").execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    assert caplog.records and scenario.token not in caplog.text
     secret = scenario.token.encode()
     for path in archive.rglob("*"):
         if path.is_file():

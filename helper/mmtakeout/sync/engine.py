@@ -334,6 +334,8 @@ class _Exporter:
         self.close()
         with contextlib.suppress(Exception):
             write_report(self.store.folder, self.store.problems(), server_url=self.server_url)
+        with contextlib.suppress(Exception):
+            tidy_folder(self.store.folder, self.store.referenced_paths())
         if self.run_id:
             with contextlib.suppress(Exception):
                 status = (
@@ -469,6 +471,9 @@ class _Exporter:
         finally:
             self._walks_done.set()
             self._new_files.set()
+        self.tracker.set_current("")
+        if self.options.include_files:
+            self.tracker.set_phase("files")
 
     async def _sync_channel(self, channel: Channel) -> None:
         self.tracker.set_current(self.channel_labels.get(channel.id, channel.id))
