@@ -201,3 +201,43 @@ async def test_client_repr_and_errors_hide_the_token(
 async def test_using_the_client_outside_async_with_is_a_clear_error(make_client: ClientFactory) -> None:
     with pytest.raises(RuntimeError, match="async with"):
         await make_client().get_me()
+
+
+def echoing(status: int, content_type: str = "application/json") -> Handler:
+    """A hostile server that puts the caller's Authorization header everywhere it can."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        echoed = request.headers.get("Authorization", "")
+        body = json.dumps({"id": echoed, "message": echoed, "request_id": echoed, "status_code": status})
+        headers = {"Location": f"https://evil.example/{echoed}", "Retry-After": "0", "X-Echo": echoed}
+        return web.Response(
+            status=status, text=body, content_type=None, headers={"Content-Type": content_type, **headers}
+        )
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        echoing(400),
+        echoing(401),
+        echoing(403),
+        echoing(404),
+        echoing(418),
+        echoing(500),
+        echoing(501),
+        echoing(302),
+        echoing(200, "text/html"),
+        echoing(200, "application/json; broken"),
+    ],
+    ids=["400", "401", "403", "404", "418", "500", "501", "302", "html", "bad-json"],
+)
+async def test_no_error_repeats_a_token_the_server_echoes(
+    server: ScriptedServer, make_client: ClientFactory, handler: Handler
+) -> None:
+    server.always("/api/v4/users/me", handler)
+    async with make_client(max_retries=1) as client:
+        with pytest.raises(Exception) as caught:
+            await client.get_me()
+    assert_token_hidden(caught.value, client)

@@ -272,6 +272,7 @@ class MattermostClient:
             raise ValueError("The login token is empty or contains characters a token cannot have.")
         self.server_url = normalize_server_url(server_url)
         self._api_root = self.server_url + API_PREFIX
+        self._token = token
         self._authorization = f"Bearer {token}"
         self.concurrency = concurrency
         self.max_retries = max_retries
@@ -362,8 +363,12 @@ class MattermostClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _redact(self, text: str) -> str:
+        """Server-supplied text may echo the token (a hostile redirect, say); it never reaches a message."""
+        return text.replace(self._token, "[token]")
+
     def _transport_error(self, exc: BaseException, what: str) -> MattermostError:
-        detail = str(exc)[:300] or type(exc).__name__
+        detail = self._redact(str(exc))[:300] or type(exc).__name__
         if isinstance(exc, aiohttp.ClientConnectorCertificateError):
             return TransportError(
                 f"The server's TLS certificate was not accepted for {what}: {detail}", what=what
@@ -419,7 +424,8 @@ class MattermostClient:
             except _RetryableBody as exc:
                 await attempts.after_fault(BadResponse(f"{exc} for {what}.", what=what))
                 continue
-            error = _status_error(status, _AppError.from_body(error_body), what, headers.get("Location"))
+            location = self._redact(headers.get("Location", ""))
+            error = _status_error(status, _AppError.from_body(error_body), what, location)
             if status in _RETRYABLE_STATUSES or (status >= 500 and status != 501):
                 server_pause = info.retry_after if status == 503 else None
                 await attempts.after_fault(error, server_pause=server_pause)
@@ -712,7 +718,8 @@ class MattermostClient:
                 _discard(part)
                 await attempts.after_fault(BadResponse(f"The server refused to resume {what}.", what=what))
                 continue
-            error = _status_error(status, _AppError.from_body(error_body), what, headers_in.get("Location"))
+            location = self._redact(headers_in.get("Location", ""))
+            error = _status_error(status, _AppError.from_body(error_body), what, location)
             if status in _RETRYABLE_STATUSES or (status >= 500 and status != 501):
                 await attempts.after_fault(error, server_pause=info.retry_after if status == 503 else None)
                 continue

@@ -7,11 +7,15 @@ told.
 Mattermost's limiter is a token bucket (GCRA): `X-RateLimit-Limit` is the bucket size (burst + 1),
 `X-RateLimit-Remaining` the tokens left and `X-RateLimit-Reset` the whole seconds until the bucket is
 full again, on every response while rate limiting is on. The pacer sends freely while the bucket is
-well filled; once `Remaining` drops to a small cushion it paces requests at an estimated refill rate,
-corrected by how far `Remaining` is from the cushion (a proportional-integral controller). That keeps
-the bucket from running dry (no 429s) and from overflowing (no unused allowance), so a long export
-runs at close to the permitted rate. Servers or proxies that only send 429 (no `Remaining`) get a
-multiplicative slowdown on each 429 and a slow additive speed-up in between.
+well filled. Once `Remaining` (minus requests still on their way) drops to a small cushion, it paces
+requests at the refill rate plus a correction for how far the bucket is from the cushion. The refill
+rate is measured by token accounting (tokens granted = tokens spent + growth of the bucket) over the
+last seconds, so the bucket neither runs dry (429s) nor overflows (unused allowance), and a long
+export runs at close to the permitted rate. When `Remaining` reaches 0 on a success, the next
+request waits for one token's worth of time (for a token bucket that is when the next request is
+allowed; a server that means a fixed window answers 429 with `Retry-After`, which is honoured).
+Servers or proxies that only send 429 (no `Remaining`) get a multiplicative slowdown on each 429
+and a gradual speed-up in between.
 """
 
 from __future__ import annotations
@@ -27,9 +31,6 @@ from typing import Self
 
 PROPORTIONAL_SECONDS = 2.0
 """Time over which a surplus or shortfall of tokens (relative to the cushion) is spent or rebuilt."""
-
-INTEGRAL_SECONDS = 8.0
-"""Time scale of the slow correction of the refill-rate estimate (larger = gentler)."""
 
 SLOWDOWN_FACTOR = 0.9
 """Rate multiplier applied when the server answers 429 although we were pacing."""
@@ -144,7 +145,6 @@ class Pacer:
         self._rate_estimate = DEFAULT_RATE
         self._ceiling: float | None = None
         self._steered_by_remaining = False
-        self._last_remaining_at: float | None = None
         self._last_slowdown_at = -math.inf
         self._last_speedup_at = -math.inf
         self._recent_starts: deque[float] = deque(maxlen=1024)
@@ -222,7 +222,6 @@ class Pacer:
             self._last_speedup_at = now
             if self._ceiling is not None:
                 self._ceiling *= 1 + CEILING_RECOVERY_PER_SECOND * elapsed
-            if self._ceiling is not None:
                 speedup = self._rate * (1 + SPEEDUP_PER_SECOND * elapsed)
                 self._set_rate(min(speedup, 0.98 * self._ceiling))
             else:
