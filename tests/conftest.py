@@ -7,6 +7,8 @@
   ids name every edge case.
 * `exported_archive`: a fresh copy of a real archive exported from the generated world (exported once
   per test session, copied per test), for viewer and converter tests.
+* Every test runs with an in-memory keyring, so no test can read or write the keyring of the person
+  running the suite.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
 
 from export_checks import export_now
+from memory_keyring import MemoryKeyring
 from mmtakeout.sandbox.generator import SandboxSetup, generate_world
 from mmtakeout.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox_thread
 from mmtakeout.sandbox.world import World
@@ -25,6 +29,16 @@ from sandbox_worlds import Scenario, scenario_world
 
 GENERATED_SEED = 11
 GENERATED_POSTS = 800
+
+
+@pytest.fixture(autouse=True)
+def _never_the_real_keyring() -> Iterator[None]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import keyring
 import pytest
-from credentials_memory_keyring import MemoryKeyring
+
+from memory_keyring import MemoryKeyring
 
 
 @pytest.fixture(autouse=True)

@@ -17,10 +17,10 @@ from pathlib import Path
 import keyring
 import pytest
 from credentials_leaks import files_containing, watch_process_arguments
-from credentials_memory_keyring import MemoryKeyring
 from credentials_stores import Row, write_chromium_db
 from keyring.backends import fail
 
+from memory_keyring import MemoryKeyring
 from mmtakeout.cli import main
 from mmtakeout.sandbox.generator import SandboxSetup, generate_world
 from mmtakeout.sandbox.server import RunningSandbox, start_sandbox_thread

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import keyring
 import pytest
-from credentials_memory_keyring import MemoryKeyring
 from keyring.backend import KeyringBackend
 from keyring.backends import SecretService, chainer, fail, null
 from keyring.errors import KeyringLocked
 from keyrings.alt.file import EncryptedKeyring, PlaintextKeyring
 
+from memory_keyring import MemoryKeyring
 from mmtakeout.credentials import ServerAddress
 from mmtakeout.credentials.keyring_store import SERVICE_NAME, KeyringUnavailable, TokenStore, insecure_reason
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from credentials_memory_keyring import MemoryKeyring
 from credentials_stores import CHROMIUM_SCHEMA, FIREFOX_SCHEMA
 
+from memory_keyring import MemoryKeyring
 from mmtakeout.cli import main
 from mmtakeout.credentials import CredentialError, ServerAddress
 from mmtakeout.credentials.browsers import Environment, firefox_profiles, ranked_tokens

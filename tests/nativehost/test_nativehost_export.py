@@ -142,6 +142,27 @@ async def test_expired_session_is_reported_as_such(
     assert "log in" in error["message"].lower()
 
 
+async def test_archive_of_another_person_is_refused_in_plain_words(
+    spawn_host: Spawn, home: Path, sandbox: RunningSandbox, sandbox_setup: SandboxSetup
+) -> None:
+    host = await spawn_host()
+    await host.send(start_message(sandbox.url, sandbox_setup.token))
+    done, _frames = await host.receive_until("done", "error")
+    assert done["type"] == "done", done
+    world = sandbox_setup.world
+    someone_else = next(
+        u.id for u in world.users.values() if u.id != sandbox_setup.user_id and not (u.is_bot or u.delete_at)
+    )
+    other_token = world.create_session(someone_else)
+    await host.send(start_message(sandbox.url, other_token, job="job-2"))
+    refused, _frames = await host.receive_until("error", "done")
+    assert refused["type"] == "error" and refused["job"] == "job-2", refused
+    assert "cannot be used" in refused["message"], refused
+    assert other_token not in refused["message"]
+    with ArchiveStore.open_readonly(archive_dir(home, sandbox.url)) as store:
+        assert store.integrity_check() == ["ok"]
+
+
 async def test_one_backup_per_archive_at_a_time(
     spawn_host: Spawn, home: Path, slow_sandbox: RunningSandbox, sandbox_setup: SandboxSetup
 ) -> None:

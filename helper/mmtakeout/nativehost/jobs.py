@@ -24,6 +24,8 @@ from typing import IO
 from mmtakeout.accounts.remember import remember_server
 from mmtakeout.api.errors import AuthenticationError, TransportError
 from mmtakeout.archive.errors import is_disk_full
+from mmtakeout.archive.folder import ArchiveBusyError
+from mmtakeout.archive.store import ArchiveError
 from mmtakeout.credentials.errors import CredentialError
 from mmtakeout.nativehost import paths
 from mmtakeout.nativehost.protocol import (
@@ -206,8 +208,12 @@ async def run_export(context: JobContext, running: RunningJob, send: Send) -> No
             send({**progress_frame(job, _last_snapshot(result)), "phase": "viewer"})
             viewer = await _write_viewer(archive_dir, log)
             totals = _archive_totals(archive_dir, log)
-    except ArchiveBusy:
+    except (ArchiveBusy, ArchiveBusyError):
         fail(ErrorCode.BUSY, "A backup of this server is already running. Wait for it to finish.")
+        return
+    except ArchiveError as exc:
+        log.warning("job %s: archive refused: %s", job, exc)
+        fail(ErrorCode.INTERNAL, f"The archive folder {archive_dir} cannot be used: {clip(str(exc), 300)}")
         return
     except AuthenticationError:
         fail(
