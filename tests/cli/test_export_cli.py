@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -142,8 +143,29 @@ def test_archive_of_another_server_is_refused(
     assert "Choose another folder" in done.stderr
 
 
+def _count_runs(archive: Path) -> int:
+    if not (archive / "archive.sqlite").exists():
+        return 0
+    try:
+        return int(query(archive, "SELECT count(*) FROM runs")[0][0])
+    except sqlite3.Error:
+        return 0
+
+
+def _wait_until_a_new_run_is_under_way(
+    archive: Path, runs_before: int, process: subprocess.Popen[bytes]
+) -> bool:
+    """True once this process has recorded its run (so a kill lands mid-export), False if it ended first."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if _count_runs(archive) > runs_before:
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def test_kill_9_at_random_moments_then_resume(scenario: Scenario, tmp_path: Path) -> None:
-    running = start_sandbox_thread(scenario.world, SandboxConfig(latency_ms=25))
+    running = start_sandbox_thread(scenario.world, SandboxConfig(latency_ms=60))
     archive = tmp_path / "archive"
     command = [
         sys.executable,
@@ -154,7 +176,7 @@ def test_kill_9_at_random_moments_then_resume(scenario: Scenario, tmp_path: Path
         "--out",
         str(archive),
         "--concurrency",
-        "3",
+        "2",
         "--quiet",
     ]
     env = {**os.environ, "MMTAKEOUT_TOKEN": scenario.token}
@@ -162,8 +184,10 @@ def test_kill_9_at_random_moments_then_resume(scenario: Scenario, tmp_path: Path
     kills = 0
     try:
         for _ in range(5):
+            runs_before = _count_runs(archive)
             process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.5, 2.0))
+            if _wait_until_a_new_run_is_under_way(archive, runs_before, process):
+                time.sleep(rng.uniform(0.0, 0.8))
             if process.poll() is None:
                 os.kill(process.pid, signal.SIGKILL)
                 kills += 1
