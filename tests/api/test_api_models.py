@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mmtakeout.api import BadResponse, Channel, FileInfo, Post, PostList, SidebarCategories, User
-from mmtakeout.api.models import parse_list, parse_reactions_by_post
+from mmtakeout.api.models import is_safe_id, parse_list, parse_reactions_by_post
 
 POST_ID = "8xk6r5w7ajd3jgi1o6h4b3iqyc"
 USER_ID = "q1b6tyn3cfgw8mx4b5nhbzn1xe"
@@ -216,3 +216,13 @@ def test_lists_and_reaction_maps() -> None:
 
 def test_integral_floats_are_accepted_as_numbers() -> None:
     assert Post.from_json({**POST, "create_at": 1718000000123.0}).create_at == 1718000000123
+
+
+@pytest.mark.parametrize("value", ["abc\n", "abc\r\n", "../abc", "abc/def", "", "a" * 129, "-abc"])
+def test_unsafe_ids_are_refused_whole(value: str) -> None:
+    assert not is_safe_id(value)
+
+
+@pytest.mark.parametrize("value", ["8xk6r5w7ajd3jgi1o6h4b3iqyc", "favorites_abc-def", "A1"])
+def test_real_id_shapes_are_safe(value: str) -> None:
+    assert is_safe_id(value)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from html_checks import page_problems, parse
-from viewer_fixtures import BASE_TIME, BERLIN, DAY, ArchiveBuilder, ShowcaseArchive
+from viewer_fixtures import BASE_TIME, BERLIN, DAY, ArchiveBuilder, ShowcaseArchive, make_png
 
 from mmtakeout.render import ArchiveError, render_archive
 from mmtakeout.render import builder as builder_module
@@ -345,6 +345,32 @@ def test_channel_without_posts_has_a_page(tmp_path: Path) -> None:
         in (tmp_path / "archive" / "site" / "c" / channel / "1.html").read_text()
     )
     assert "Some new type" in (tmp_path / "archive" / "index.html").read_text()
+
+
+def test_image_without_saved_preview_is_shown_from_the_original(tmp_path: Path) -> None:
+    """Exports save no previews by default: the original must still appear inline, lazily and sized."""
+    builder = ArchiveBuilder(tmp_path / "archive")
+    team = builder.add_team("t", "T")
+    channel = builder.add_channel("O", "photos", "Photos", team_id=team)
+    alice = builder.add_user("alice")
+    post = builder.add_post(channel, alice, "Holiday", BASE_TIME)
+    builder.add_file(
+        post,
+        channel,
+        alice,
+        "beach.png",
+        "image/png",
+        data=make_png(1600, 900, (0, 0, 0), (255, 255, 255)),
+        width=1600,
+        height=900,
+    )
+    builder.close()
+    render_archive(tmp_path / "archive")
+    html = post_html((tmp_path / "archive" / "site" / "c" / channel / "1.html").read_text(), post)
+    shown = re.search(r'<img src="\.\./\.\./\.\./(files/[^"]+\.png)" alt="beach.png" ([^>]*)>', html)
+    assert shown, html
+    assert (tmp_path / "archive" / shown.group(1)).is_file()
+    assert 'width="480" height="270"' in shown.group(2) and 'loading="lazy"' in shown.group(2)
 
 
 def test_times_follow_the_chosen_zone(showcase: ShowcaseArchive) -> None:

@@ -232,11 +232,11 @@ def test_unreadable_archived_channel_is_reported_and_the_rest_exported(
     assert_matches_world(archive, scenario.world, channels=readable)
 
 
-def test_image_previews_are_saved_unless_turned_off(
+def test_image_previews_are_saved_only_when_asked_for(
     scenario: Scenario, scenario_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     with_previews = tmp_path / "with"
-    export_now(scenario_sandbox.url, scenario.token, with_previews)
+    export_now(scenario_sandbox.url, scenario.token, with_previews, include_previews=True)
     images = query(
         with_previews, "SELECT thumbnail_path, preview_path FROM files WHERE mime_type LIKE 'image/%'"
     )
@@ -244,7 +244,11 @@ def test_image_previews_are_saved_unless_turned_off(
     assert all((with_previews / p).read_bytes()[:3] == b"\xff\xd8\xff" for row in images for p in row)
     before = len(scenario_sandbox.requests)
     without = tmp_path / "without"
-    export_now(scenario_sandbox.url, scenario.token, without, include_previews=False)
+    export_now(scenario_sandbox.url, scenario.token, without)
     routes = {r.route for r in scenario_sandbox.requests[before:]}
     assert not routes & {"/api/v4/files/{file_id}/thumbnail", "/api/v4/files/{file_id}/preview"}
     assert query(without, "SELECT count(*) FROM files WHERE thumbnail_path IS NOT NULL") == [(0,)]
+    originals = (
+        "SELECT count(*) FROM files WHERE mime_type LIKE 'image/%' AND status = 'saved' AND path IS NOT NULL"
+    )
+    assert query(without, originals) == [(len(images),)]

@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar
 
 from mmtakeout.api.errors import BadResponse
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
 
 CHANNEL_OPEN = "O"
 CHANNEL_PRIVATE = "P"
@@ -31,9 +31,12 @@ T = TypeVar("T")
 
 def is_safe_id(value: str) -> bool:
     """True for ids that are safe in URL paths and file names (every real Mattermost id is)."""
-    if len(value) <= 128 and value.isascii() and value.isalnum():
-        return True
-    return bool(_SAFE_ID.match(value))
+    return _plain_id(value) or _SAFE_ID.fullmatch(value) is not None
+
+
+def _plain_id(value: str) -> bool:
+    """The shape of every real Mattermost id; other values take `is_safe_id`'s full check."""
+    return len(value) <= 128 and value.isascii() and value.isalnum()
 
 
 def _type_name(value: object) -> str:
@@ -455,6 +458,90 @@ class Post:
 
     @classmethod
     def from_json(cls, data: object) -> Self:
+        """The checked parse; a page holds hundreds of posts, so the common, well-formed post takes
+        a shortcut that applies the same rules inline and hands anything unusual to `_checked`."""
+        post = cls._well_formed(data)
+        return post if post is not None else cls._checked(data)
+
+    @classmethod
+    def _well_formed(cls, data: object) -> Self | None:
+        if type(data) is not dict:
+            return None
+        get = data.get
+        post_id = get("id")
+        if type(post_id) is not str or not _plain_id(post_id):
+            return None
+        ids: list[str] = []
+        for name in ("user_id", "channel_id", "root_id", "original_id"):
+            value = get(name)
+            if value is None:
+                value = ""
+            elif type(value) is not str or (value and not _plain_id(value)):
+                return None
+            ids.append(value)
+        numbers: list[int] = []
+        for name in ("create_at", "update_at", "edit_at", "delete_at", "reply_count"):
+            value = get(name)
+            if value is None:
+                value = 0
+            elif type(value) is not int:
+                return None
+            numbers.append(value)
+        texts: list[str] = []
+        for name in ("message", "type", "hashtags"):
+            value = get(name)
+            if value is None:
+                value = ""
+            elif type(value) is not str:
+                return None
+            texts.append(value)
+        flags: list[bool] = []
+        for name in ("is_pinned", "has_reactions"):
+            value = get(name)
+            if value is None:
+                value = False
+            elif type(value) is not bool:
+                return None
+            flags.append(value)
+        props, metadata, file_ids = get("props"), get("metadata"), get("file_ids")
+        if props is None:
+            props = {}
+        if metadata is None:
+            metadata = {}
+        if type(props) is not dict or type(metadata) is not dict:
+            return None
+        if file_ids is None:
+            file_ids = ()
+        elif type(file_ids) is list and all(type(item) is str and _plain_id(item) for item in file_ids):
+            file_ids = tuple(file_ids)
+        else:
+            return None
+        nested: list[tuple[Any, ...]] = []
+        for name, parse in (
+            ("files", FileInfo.from_json),
+            ("reactions", Reaction.from_json),
+            ("emojis", Emoji.from_json),
+        ):
+            items = metadata.get(name)
+            if items is None:
+                nested.append(())
+            elif type(items) is list:
+                nested.append(tuple(parse(item) for item in items))
+            else:
+                return None
+        create_at, update_at, edit_at, delete_at, reply_count = numbers
+        user_id, channel_id, root_id, original_id = ids
+        message, post_type, hashtags = texts
+        is_pinned, has_reactions = flags
+        files, reactions, emojis = nested
+        return cls(
+            post_id, create_at, update_at, edit_at, delete_at, is_pinned, user_id, channel_id,
+            root_id, original_id, message, post_type, props, hashtags, file_ids, reply_count,
+            has_reactions, files, reactions, emojis, data,
+        )  # fmt: skip
+
+    @classmethod
+    def _checked(cls, data: object) -> Self:
         f = _Fields(data, "post")
         metadata = f.mapping("metadata")
         return cls(

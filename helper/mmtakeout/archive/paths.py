@@ -82,17 +82,52 @@ def emoji_path(emoji_id: str, extension: str) -> str:
 def resolve_inside(root: Path, relative: str) -> Path:
     """The absolute path of `relative` under `root`; raises if it is absolute, climbs out, or
     reaches outside through a symbolic link."""
-    pure = PurePosixPath(relative)
-    if not relative or pure.is_absolute() or "\\" in relative or "\x00" in relative:
-        raise UnsafePathError(f"{relative!r} is not a relative archive path")
-    if any(part in ("", ".", "..") for part in relative.split("/")):
-        raise UnsafePathError(f"{relative!r} is not a plain relative archive path")
+    parts = _plain_parts(relative)
     base = Path(os.path.realpath(root))
-    target = base.joinpath(*pure.parts)
+    target = base.joinpath(*parts)
     real_parent = Path(os.path.realpath(target.parent))
     if real_parent != base and base not in real_parent.parents:
         raise UnsafePathError(f"{relative!r} leads outside the archive folder")
     return target
+
+
+def _plain_parts(relative: str) -> list[str]:
+    """The parts of a relative archive path; raises for anything but plain names joined by `/`."""
+    if not relative or relative.startswith("/") or "\\" in relative or "\x00" in relative:
+        raise UnsafePathError(f"{relative!r} is not a relative archive path")
+    parts = relative.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise UnsafePathError(f"{relative!r} is not a plain relative archive path")
+    return parts
+
+
+class InsideResolver:
+    """`resolve_inside` for the many files of one run: a folder that was checked and created once
+    is remembered, so later files in it cost no `realpath`, `lstat` or `mkdir` calls.
+
+    Only directories this run created or found itself are remembered; the archive folder is not
+    expected to change under a running export (the store holds its lock)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._base = Path(os.path.realpath(root))
+        self._ready_dirs: set[str] = set()
+
+    def resolve(self, relative: str) -> Path:
+        """Like `resolve_inside`; cheap for a path in a folder `prepare` has seen."""
+        parent = relative.rpartition("/")[0]
+        if parent in self._ready_dirs:
+            return self._base.joinpath(*_plain_parts(relative))
+        return resolve_inside(self._root, relative)
+
+    def prepare(self, relative: str) -> Path:
+        """`resolve`, and make sure the folder that will hold `relative` exists."""
+        parent = relative.rpartition("/")[0]
+        target = self.resolve(relative)
+        if parent not in self._ready_dirs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._ready_dirs.add(parent)
+        return target
 
 
 def temp_path_for(target: Path) -> Path:

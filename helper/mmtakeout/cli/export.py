@@ -65,10 +65,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     add_token_arguments(export)
     export.add_argument("--direct-only", action="store_true", help="only direct and group messages")
     export.add_argument("--no-files", action="store_true", help="do not download attachments")
-    export.add_argument(
-        "--no-previews",
+    previews = export.add_mutually_exclusive_group()
+    previews.add_argument(
+        "--previews",
+        dest="previews",
         action="store_true",
-        help="do not download the server's thumbnails and previews of images (the originals are kept)",
+        help="also download the server's thumbnails and previews of images (two more requests per "
+        "image; without them the viewer shows the originals, which are always kept)",
+    )
+    previews.add_argument(
+        "--no-previews", dest="previews", action="store_false", help="do not download them (the default)"
     )
     export.add_argument(
         "--max-file-size",
@@ -186,7 +192,7 @@ def run_export(args: argparse.Namespace) -> int:
         include_files=not args.no_files,
         max_file_size=args.max_file_size,
         concurrency=args.concurrency,
-        include_previews=not args.no_previews,
+        include_previews=args.previews,
     )
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=err)
     display = ProgressDisplay(err, quiet=args.quiet)

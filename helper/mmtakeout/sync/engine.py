@@ -279,6 +279,7 @@ class _Exporter:
         self._walks_done = asyncio.Event()
         self._new_files = asyncio.Event()
         self._files_without_info: list[tuple[str, str, str]] = []
+        self._paths = paths.InsideResolver(store.folder)
 
     # ------------------------------------------------------------------ run
 
@@ -598,17 +599,22 @@ class _Exporter:
             )
             in_flight[task] = page
 
+        def refill() -> None:
+            nonlocal next_page
+            while (end_page is None and len(in_flight) < window) and (
+                next_page < first_page + 1 or next_page <= expected_pages or not in_flight
+            ):
+                launch(next_page)
+                next_page += 1
+
         try:
             while True:
-                while (end_page is None and len(in_flight) < window) and (
-                    next_page < first_page + 1 or next_page <= expected_pages or not in_flight
-                ):
-                    launch(next_page)
-                    next_page += 1
+                refill()
                 if not in_flight:
                     break
                 done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 completed = sorted(((in_flight.pop(task), task) for task in done), key=lambda item: item[0])
+                arrived: list[tuple[int, PostList]] = []
                 for page, task in completed:
                     if end_page is not None and page > end_page:
                         continue
@@ -622,6 +628,11 @@ class _Exporter:
                             if other_page > end_page:
                                 other.cancel()
                                 del in_flight[other]
+                    arrived.append((page, result))
+                # The next requests go out before these pages are saved: the writer thread then
+                # works while the network waits, instead of the window standing idle.
+                refill()
+                for page, result in arrived:
                     finished.add(page)
                     edges[page] = _edges(result)
                     advanced = committed
@@ -896,9 +907,8 @@ class _Exporter:
         """Let the client stream the bytes meant for `relative` to `<relative>.part` (through its own
         temporary name); `_publish` then renames it into place right before the database records it,
         with no pause in between, so a cancelled run never leaves bytes the database does not know."""
-        staged = paths.temp_path_for(paths.resolve_inside(self.store.folder, relative))
         try:
-            staged.parent.mkdir(parents=True, exist_ok=True)
+            staged = paths.temp_path_for(self._paths.prepare(relative))
             return await fetch(staged)
         except OSError as error:
             if is_disk_full(error):
@@ -911,8 +921,8 @@ class _Exporter:
         self.store.mark_file_saved(file_id, path=relative, sha256=result.sha256 or "", size=result.size)
 
     def _publish(self, relative: str, staged_as: str | None = None) -> None:
-        target = paths.resolve_inside(self.store.folder, relative)
-        staged = paths.temp_path_for(paths.resolve_inside(self.store.folder, staged_as or relative))
+        target = self._paths.resolve(relative)
+        staged = paths.temp_path_for(self._paths.resolve(staged_as or relative))
         os.replace(staged, target)
 
     # ------------------------------------------------------------------ users, avatars, emoji
@@ -948,11 +958,7 @@ class _Exporter:
                 relative = paths.avatar_path(user_id)
             except paths.UnsafePathError:
                 return
-            etag = (
-                str(version)
-                if saved and paths.resolve_inside(self.store.folder, relative).is_file()
-                else None
-            )
+            etag = str(version) if saved and self._paths.resolve(relative).is_file() else None
             async with slots:
                 try:
                     result = await self._fetch_staged(
@@ -1009,7 +1015,7 @@ class _Exporter:
             except MattermostError as error:
                 self.problem("emoji", row.id, f":{row.name}: {error}")
                 continue
-            staged = paths.temp_path_for(paths.resolve_inside(self.store.folder, download_path))
+            staged = paths.temp_path_for(self._paths.resolve(download_path))
             with staged.open("rb") as handle:
                 relative = paths.emoji_path(row.id, paths.sniff_image_extension(handle.read(16)))
             self._publish(relative, staged_as=download_path)

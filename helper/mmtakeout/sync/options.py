@@ -18,8 +18,10 @@ class ExportOptions:
     include_files: bool = True
     max_file_size: int | None = None
     concurrency: int = 8
-    include_previews: bool = True
-    """Also save the server's JPEG thumbnail and preview of each image (two more requests per image)."""
+    include_previews: bool = False
+    """Also save the server's JPEG thumbnail and preview of each image. Off by default: they cost
+    two more requests per image (about 40% of a typical export's requests) and the viewer shows
+    the saved original instead; the originals are always kept."""
 
     def __post_init__(self) -> None:
         if self.scope not in ("all", "direct"):
