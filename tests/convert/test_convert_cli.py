@@ -47,7 +47,7 @@ def test_a_folder_that_is_not_an_archive_fails_clearly(
 ) -> None:
     code = main(["convert", str(tmp_path), "--to", "zulip", "--out", str(tmp_path / "out.zip")])
     assert code == EXIT_FAILURE
-    assert "has no archive.sqlite" in capsys.readouterr().err
+    assert "archive.sqlite is missing" in capsys.readouterr().err
 
 
 def test_a_newer_archive_format_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

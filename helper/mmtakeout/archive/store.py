@@ -60,6 +60,30 @@ class ArchiveError(Exception):
     """The folder is not an archive this version can use; the message says why in plain words."""
 
 
+def connect_readonly(folder: Path) -> sqlite3.Connection:
+    """Open an archive's database for a reader (the viewer, the converters) without any way to change it.
+
+    Refuses a folder that holds no archive and an archive of another format version, in plain words,
+    so every reader of the public format answers the same way.
+    """
+    database = folder / DATABASE_NAME
+    if not database.is_file():
+        raise ArchiveError(f"{folder} is not an archive: {DATABASE_NAME} is missing.")
+    try:
+        connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as error:
+        raise ArchiveError(f"Cannot read {database}: {error}.") from error
+    if version != FORMAT_VERSION:
+        connection.close()
+        raise ArchiveError(
+            f"{folder} has archive format version {version}; this mmtakeout reads version "
+            f"{FORMAT_VERSION}. Update mmtakeout."
+        )
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
 class ArchiveMismatchError(ArchiveError):
     """The archive belongs to another server or another person."""
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from mmtakeout.archive.store import ArchiveError
 from mmtakeout.convert import mattermost_bulk, rocketchat_csv, slack, zulip
 from mmtakeout.convert.plan import ConvertOptions, PlanError
 from mmtakeout.convert.report import ConversionReport
-from mmtakeout.convert.source import ArchiveError, ArchiveSource
+from mmtakeout.convert.source import ArchiveSource
 from mmtakeout.convert.zipout import write_text_atomically
 
 Converter = Callable[[ArchiveSource, Path, ConvertOptions], ConversionReport]

@@ -16,11 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-SUPPORTED_FORMAT_VERSION = 1
-
-
-class ArchiveError(Exception):
-    """The folder is not a readable archive; the message says why in plain words."""
+from mmtakeout.archive.store import connect_readonly
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,21 +196,7 @@ class ArchiveSource:
 
     def __init__(self, archive_dir: Path) -> None:
         self.archive_dir = archive_dir.resolve()
-        database = self.archive_dir / "archive.sqlite"
-        if not database.is_file():
-            raise ArchiveError(f"{archive_dir} is not an archive: it has no archive.sqlite.")
-        try:
-            self._conn = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)
-            self._conn.row_factory = sqlite3.Row
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.Error as error:
-            raise ArchiveError(f"Cannot read {database}: {error}.") from error
-        if version != SUPPORTED_FORMAT_VERSION:
-            self._conn.close()
-            raise ArchiveError(
-                f"{archive_dir} has archive format version {version}; this tool reads version "
-                f"{SUPPORTED_FORMAT_VERSION}. Update mmtakeout."
-            )
+        self._conn = connect_readonly(self.archive_dir)
 
     def __enter__(self) -> ArchiveSource:
         return self

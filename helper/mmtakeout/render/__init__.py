@@ -5,7 +5,7 @@ that works from file:// with no network) and, on request, one Markdown/text/JSON
 conversation under `exports/`. The export CLI and the native host call it after every run.
 """
 
+from mmtakeout.archive.store import ArchiveError
 from mmtakeout.render.builder import FORMATS, RenderStats, render_archive
-from mmtakeout.render.model import ArchiveError
 
 __all__ = ["FORMATS", "ArchiveError", "RenderStats", "render_archive"]

@@ -16,14 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SUPPORTED_FORMAT_VERSION = 1
+from mmtakeout.archive.store import connect_readonly
+
 POST_BATCH = 400
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9._@+=-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class ArchiveError(Exception):
-    """The folder is not a readable archive of a version this renderer understands."""
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -261,21 +258,7 @@ class ArchiveReader:
 
     def __init__(self, archive_dir: Path) -> None:
         self.archive_dir = archive_dir
-        database = archive_dir / "archive.sqlite"
-        if not database.is_file():
-            raise ArchiveError(f"{archive_dir} is not an archive: archive.sqlite is missing")
-        try:
-            self._db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
-            self._db.row_factory = sqlite3.Row
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.Error as error:
-            raise ArchiveError(f"cannot read {database}: {error}") from error
-        if version != SUPPORTED_FORMAT_VERSION:
-            self._db.close()
-            raise ArchiveError(
-                f"{database} has format version {version}; this mmtakeout reads version "
-                f"{SUPPORTED_FORMAT_VERSION}. Update mmtakeout to view it."
-            )
+        self._db = connect_readonly(archive_dir)
 
     def close(self) -> None:
         self._db.close()
