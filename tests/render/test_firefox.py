@@ -11,8 +11,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from firefox_bidi import FIREFOX, FirefoxPage, firefox_page, run_in_thread
+from browser_harness import ARTIFACTS
 from viewer_fixtures import ShowcaseArchive
+
+from firefox_bidi import FIREFOX, Firefox, firefox, run_in_thread
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,14 +34,16 @@ def _inside(url: str, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def _problems(page: FirefoxPage, root: Path) -> list[str]:
-    outside = [url for url in page.requests if not _inside(url, root)]
+def _problems(browser: Firefox, root: Path) -> list[str]:
+    outside = [url for url in browser.requests if not _inside(url, root)]
     csp = [
-        entry.get("text", "") for entry in page.log if "Content-Security-Policy" in str(entry.get("text", ""))
+        entry.get("text", "")
+        for entry in browser.log
+        if "Content-Security-Policy" in str(entry.get("text", ""))
     ]
     errors = [
         entry.get("text", "")
-        for entry in page.log
+        for entry in browser.log
         if entry.get("level") == "error" and entry not in csp and "Content-Security-Policy" not in str(entry)
     ]
     return [
@@ -56,25 +60,28 @@ def test_firefox_navigation_search_and_hostile_corpus(rendered_showcase: Showcas
 async def _navigation_search_and_hostile_corpus(rendered_showcase: ShowcaseArchive) -> None:
     root = rendered_showcase.root.resolve()
     show, hostile = rendered_showcase.show, rendered_showcase.hostile
-    async with firefox_page() as page:
-        await page.goto((root / "index.html").as_uri())
+    async with firefox() as browser:
+        page = await browser.new_tab()
+        await page.navigate((root / "index.html").as_uri())
         assert await page.evaluate("document.getElementById('conv-filter').disabled") is False
         assert await page.evaluate("document.querySelectorAll('.conv-item').length") == 9
+        await page.screenshot(ARTIFACTS / "firefox-01-index.png")
 
-        await page.goto((root / "index.html").as_uri() + f"?post={show.posts['dm2']}")
+        await page.navigate((root / "index.html").as_uri() + f"?post={show.posts['dm2']}")
         await page.evaluate("new Promise((done) => setTimeout(done, 500))")
         location = await page.evaluate("location.href")
         assert location.endswith(f"/site/c/{show.channels['dm_bob']}/1.html#p-{show.posts['dm2']}"), location
 
-        await page.goto((root / "site" / "search.html").as_uri() + "?q=pizza")
+        await page.navigate((root / "site" / "search.html").as_uri() + "?q=pizza")
         await page.evaluate(
             "new Promise((done) => "
             "{ const check = () => document.querySelectorAll('.search-result').length ? "
             "done(true) : setTimeout(check, 50); check(); })"
         )
         assert await page.evaluate("document.querySelectorAll('.search-result').length") == 2
+        await page.screenshot(ARTIFACTS / "firefox-02-search-results.png")
 
-        await page.goto(
+        await page.navigate(
             (root / "site" / "c" / show.channels["town"] / "t1.html").as_uri()
             + f"#t-{show.posts['thread_root']}"
         )
@@ -84,7 +91,7 @@ async def _navigation_search_and_hostile_corpus(rendered_showcase: ShowcaseArchi
         )
         assert visible == 1
 
-        await page.goto((root / "site" / "c" / hostile["channel"] / "1.html").as_uri())
+        await page.navigate((root / "site" / "c" / hostile["channel"] / "1.html").as_uri())
         await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         await page.settle()
         assert await page.evaluate("typeof window.__pwned") == "undefined"
@@ -93,11 +100,12 @@ async def _navigation_search_and_hostile_corpus(rendered_showcase: ShowcaseArchi
             ".then(() => null, () => img.getAttribute('src')); })).then((list) => list.filter(Boolean))"
         )
         assert broken == []
-        await page.goto((root / "site" / "search.html").as_uri() + "?q=pwned")
+        await page.screenshot(ARTIFACTS / "firefox-03-hostile-corpus.png", whole_document=False)
+        await page.navigate((root / "site" / "search.html").as_uri() + "?q=pwned")
         await page.settle(0.5)
         assert await page.evaluate("typeof window.__pwned") == "undefined"
-        assert page.requests, "request events are recorded"
-        assert _problems(page, root) == []
+        assert browser.requests, "request events are recorded"
+        assert _problems(browser, root) == []
 
 
 def test_firefox_log_reports_csp_violations(tmp_path: Path) -> None:
@@ -116,8 +124,9 @@ def test_firefox_log_reports_csp_violations(tmp_path: Path) -> None:
 
 
 async def _csp_violations(page_url: str, root: Path) -> list[str]:
-    async with firefox_page() as page:
-        await page.goto(page_url)
+    async with firefox() as browser:
+        page = await browser.new_tab()
+        await page.navigate(page_url)
         await page.settle()
         assert await page.evaluate("typeof window.__pwned") == "undefined"
-        return _problems(page, root)
+        return _problems(browser, root)
