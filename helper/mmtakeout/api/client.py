@@ -28,7 +28,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from mmtakeout import __version__
+from mmtakeout import __version__, jsoncodec
 from mmtakeout.api.errors import (
     AuthenticationError,
     BadRequest,
@@ -443,7 +443,7 @@ class MattermostClient:
                 what=what,
             )
         try:
-            return json.loads(body)
+            return jsoncodec.parse(body)
         except (ValueError, RecursionError) as exc:
             raise _RetryableBody("The server sent incomplete or invalid JSON") from exc
 

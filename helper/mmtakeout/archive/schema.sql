@@ -54,7 +54,6 @@ CREATE TABLE IF NOT EXISTS posts (
 );
 CREATE INDEX IF NOT EXISTS posts_by_channel_time ON posts (channel_id, create_at, id);
 CREATE INDEX IF NOT EXISTS posts_by_root ON posts (root_id, create_at) WHERE root_id <> '';
-CREATE INDEX IF NOT EXISTS posts_by_user ON posts (user_id);
 
 CREATE TABLE IF NOT EXISTS post_history (
     id          TEXT PRIMARY KEY,

@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from mmtakeout import jsoncodec
 from mmtakeout.archive.paths import is_safe_id
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def _list(value: Any) -> list[Any]:
 
 
 def _json(raw: Raw) -> str:
-    return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+    return jsoncodec.compact(raw)
 
 
 @dataclass(frozen=True)
@@ -528,8 +529,13 @@ class ArchiveStore:
         """Merge one page of posts (and, atomically with it, the channel's sync state)."""
         outcome = PostBatchOutcome()
         with self.transaction():
-            history_copies = [p for p in posts if _is_history_copy(p)]
-            live = [p for p in posts if not _is_history_copy(p) and _str(p.get("id"))]
+            history_copies: list[Raw] = []
+            live: list[Raw] = []
+            for post in posts:
+                if _is_history_copy(post):
+                    history_copies.append(post)
+                elif _str(post.get("id")):
+                    live.append(post)
             for copy in history_copies:
                 outcome.max_update_at = max(outcome.max_update_at, _int(copy.get("update_at")))
                 if self._save_history_copy(copy):
@@ -672,7 +678,7 @@ class ArchiveStore:
             if not file_id:
                 continue
             described.add(file_id)
-            if self.save_file_info(info, post_id=post_id, channel_id=_str(post.get("channel_id"))):
+            if self._save_file_info(info, post_id=post_id, channel_id=_str(post.get("channel_id"))):
                 outcome.new_files += 1
         for file_id in _list(post.get("file_ids")):
             if (
@@ -772,6 +778,10 @@ class ArchiveStore:
     @_serialized
     def save_file_info(self, info: Raw, *, post_id: str = "", channel_id: str = "") -> bool:
         """Record a FileInfo; returns True when the file is new to the archive."""
+        with self.transaction():
+            return self._save_file_info(info, post_id=post_id, channel_id=channel_id)
+
+    def _save_file_info(self, info: Raw, *, post_id: str, channel_id: str) -> bool:
         file_id = _str(info.get("id"))
         if not file_id:
             return False
@@ -790,23 +800,22 @@ class ArchiveStore:
             _json(info),
         )
         status = "unavailable" if info.get("archived") is True else "pending"
-        with self.transaction():
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO files (post_id, channel_id, user_id, name, "
-                "extension, size, mime_type, width, "
-                "height, create_at, delete_at, raw, id, status) VALUES (?, ?, ?, ?, "
-                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, file_id, status),
-            )
-            if cursor.rowcount:
-                return True
-            self._db.execute(
-                "UPDATE files SET post_id = ?, channel_id = ?, user_id = ?, name = ?, extension = ?, "
-                "size = CASE WHEN status = 'saved' THEN size ELSE ? END, mime_type "
-                "= ?, width = ?, height = ?, "
-                "create_at = ?, delete_at = ?, raw = ? WHERE id = ?",
-                (*values, file_id),
-            )
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO files (post_id, channel_id, user_id, name, "
+            "extension, size, mime_type, width, "
+            "height, create_at, delete_at, raw, id, status) VALUES (?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*values, file_id, status),
+        )
+        if cursor.rowcount:
+            return True
+        self._db.execute(
+            "UPDATE files SET post_id = ?, channel_id = ?, user_id = ?, name = ?, extension = ?, "
+            "size = CASE WHEN status = 'saved' THEN size ELSE ? END, mime_type "
+            "= ?, width = ?, height = ?, "
+            "create_at = ?, delete_at = ?, raw = ? WHERE id = ?",
+            (*values, file_id),
+        )
         return False
 
     _WANTED_FILES = (
@@ -1089,7 +1098,7 @@ class ArchiveStore:
 
 
 def _file_row(row: Sequence[Any]) -> FileRow:
-    raw = json.loads(row[8]) if row[8] else {}
+    raw = jsoncodec.parse(row[8]) if row[8] else {}
     return FileRow(
         id=row[0],
         post_id=row[1],

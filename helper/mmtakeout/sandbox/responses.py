@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
+
+from mmtakeout import jsoncodec
 
 JSON_CONTENT_TYPE = "application/json"
 
@@ -46,7 +47,7 @@ ERROR_MESSAGES = {
 
 def go_json(data: Any, *, newline: bool = True) -> bytes:
     """JSON as Go's encoder writes it: compact, UTF-8, HTML characters escaped, trailing newline."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = jsoncodec.compact(data)
     text = (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")

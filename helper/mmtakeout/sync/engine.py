@@ -789,17 +789,9 @@ class _Exporter:
             return
         wanted, _ = self.store.count_files_to_fetch()
         self.tracker.files_found(wanted)
-        # While channels are walked, files get half the request slots: posts come first.
-        full = max(1, self.options.concurrency)
-        slots = asyncio.Semaphore(max(1, full // 2))
-        extra = full - max(1, full // 2)
-
-        async def widen_after_walks() -> None:
-            await self._walks_done.wait()
-            for _ in range(extra):
-                slots.release()
-
-        widen = asyncio.ensure_future(widen_after_walks())
+        # Downloads queue for the client's request slots beside the page walks: a walk spends most
+        # of its time parsing and storing pages, and the downloads fill the slots it leaves idle.
+        slots = asyncio.Semaphore(max(1, self.options.concurrency))
         after_rowid = 0
 
         async def one(row: FileRow) -> None:
@@ -829,8 +821,6 @@ class _Exporter:
                         group.create_task(one(row))
         except BaseExceptionGroup as failure:
             raise _unwrap(failure) from None
-        finally:
-            widen.cancel()
 
     async def _describe_files_without_info(self) -> None:
         """Posts that name files without describing them (old servers): ask for each file's info."""
