@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from convert_builder import ArchiveBuilder, RichArchive
+from convert_builder import RichArchive
 from convert_validators.mattermost import validate_bulk_zip
 from convert_zips import entries, jsonl, write_zip
 
+from archive_builder import ArchiveBuilder
 from mmtakeout.convert import ConvertOptions, convert_archive
 from mmtakeout.sandbox.bulk_import import BulkImportError, import_bulk_zip
 from mmtakeout.sandbox.world import User, World
@@ -115,12 +116,12 @@ def test_importing_twice_changes_nothing(convert_rich: Convert) -> None:
 
 def test_identical_posts_in_one_millisecond_survive_the_conversion(tmp_path: Path) -> None:
     builder = ArchiveBuilder(tmp_path / "archive")
-    me = builder.user("me", email="me@example.org", owner=True)
-    team = builder.team("acme", "ACME")
-    town = builder.channel(team, "O", "town-square", "Town Square")
+    me = builder.add_user("me", email="me@example.org", owner=True)
+    team = builder.add_team("acme", "ACME")
+    town = builder.add_channel("O", "town-square", "Town Square", team_id=team)
     for _ in range(3):
-        same = builder.post(town, me, "+1", create_at=1_700_000_000_000)
-        builder.reaction(same, me, "+1", create_at=1_700_000_000_000)
+        same = builder.add_post(town, me, "+1", create_at=1_700_000_000_000)
+        builder.add_reaction(same, me, "+1", create_at=1_700_000_000_000)
     out = tmp_path / "bulk.zip"
     report = convert_archive(builder.close(), "mattermost", out, ConvertOptions())
     assert validate_bulk_zip(out) == []

@@ -9,8 +9,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from convert_builder import ArchiveBuilder, RichArchive
+from convert_builder import RichArchive
 
+from archive_builder import ArchiveBuilder
 from mmtakeout.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 from mmtakeout.convert.zipout import atomic_zip
 

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from convert_builder import PNG_BYTES, ArchiveBuilder, RichArchive
+from convert_builder import PNG_BYTES, RichArchive
 from convert_zips import entries, jsonl, payloads
 
+from archive_builder import ArchiveBuilder
 from mmtakeout.convert import ConvertOptions, convert_archive
 
 Convert = Callable[..., tuple[Path, Any]]
@@ -207,10 +208,10 @@ def test_files_outside_the_archive_are_never_copied(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_bytes(b"do not leak")
     builder = ArchiveBuilder(tmp_path / "archive")
-    me = builder.user("me", email="me@example.org", owner=True)
-    town = builder.channel(builder.team("acme", "ACME"), "O", "town-square", "Town Square")
-    post = builder.post(town, me, "sneaky")
-    file_id = builder.file(post, "innocent.txt", b"placeholder")
+    me = builder.add_user("me", email="me@example.org", owner=True)
+    town = builder.add_channel("O", "town-square", "Town Square", team_id=builder.add_team("acme", "ACME"))
+    post = builder.add_post(town, me, "sneaky")
+    file_id = builder.add_file(post, "innocent.txt", b"placeholder")
     archive = builder.close()
     stored = next((archive / "files").rglob(f"{file_id}.*"))
     stored.unlink()

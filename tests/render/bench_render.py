@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/render/bench_render.py [--posts 100000] [--out bench-results/render.json]
 
-The archive is written with `viewer_fixtures.ArchiveBuilder` (plain SQL per schema.sql). The small
+The archive is written with `archive_builder.ArchiveBuilder` (plain SQL per schema.sql). The small
 update adds a few posts to one conversation, edits an old post and adds a reaction, like a typical
 incremental export; the report shows how many files the second render wrote.
 """
@@ -18,10 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from viewer_fixtures import BASE_TIME, MINUTE, ArchiveBuilder, make_png
+from viewer_fixtures import BASE_TIME, VIEWER_STYLE, avatar
 
+from archive_builder import MINUTE, ArchiveBuilder, make_png
 from mmtakeout.render import render_archive
 
 WORDS = [
@@ -75,18 +77,20 @@ def _message(rng: random.Random, usernames: list[str]) -> str:
 
 def generate_large_archive(root: Path, posts: int, channels: int = 40, seed: int = 7) -> dict[str, str]:
     rng = random.Random(seed)
-    builder = ArchiveBuilder(root)
+    builder = ArchiveBuilder(root, VIEWER_STYLE)
     users = [
         builder.add_user(
             f"user{index}",
             f"First{index}",
             f"Last{index}",
-            avatar=(rng.randrange(256), rng.randrange(256), rng.randrange(256)) if index < 20 else None,
+            avatar=avatar((rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+            if index < 20
+            else None,
+            owner=index == 0,
         )
         for index in range(60)
     ]
     usernames = [f"user{index}" for index in range(60)]
-    builder.set_owner(users[0], "user0")
     team = builder.add_team("big", "Big Team")
     channel_ids = []
     for index in range(channels):
@@ -120,7 +124,7 @@ def generate_large_archive(root: Path, posts: int, channels: int = 40, seed: int
             builder.add_reaction(post_id, rng.choice(users[:12]), rng.choice(EMOJI), now + MINUTE)
         if rng.random() < 0.01:
             builder.add_file(
-                post_id, channel, author, f"image-{number}.png", "image/png", data=image, width=64, height=48
+                post_id, f"image-{number}.png", mime_type="image/png", data=image, width=64, height=48
             )
         if number % 20_000 == 0:
             builder.commit()
@@ -129,13 +133,7 @@ def generate_large_archive(root: Path, posts: int, channels: int = 40, seed: int
 
 
 def small_update(root: Path, channel_id: str, owner: str) -> None:
-    builder = ArchiveBuilder.__new__(ArchiveBuilder)
-    builder.root = root
-    builder.server_url = "https://chat.example.org"
-    builder._counter = 5_000_000
-    import sqlite3
-
-    builder.db = sqlite3.connect(root / "archive.sqlite")
+    builder = ArchiveBuilder.reopen(root, VIEWER_STYLE, first_id_number=5_000_000)
     last = builder.db.execute("SELECT max(create_at) FROM posts").fetchone()[0]
     for index in range(5):
         builder.add_post(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from viewer_fixtures import BASE_TIME, ArchiveBuilder
+from viewer_fixtures import BASE_TIME, VIEWER_STYLE
 
+from archive_builder import ArchiveBuilder
 from mmtakeout.render.model import ArchiveReader, Channel, User, safe_relative_path
 from mmtakeout.render.naming import describe, safe_id, slugify
 
@@ -88,7 +89,7 @@ def test_direct_and_group_message_names() -> None:
 
 
 def test_malformed_rows_are_tolerated(tmp_path: Path) -> None:
-    builder = ArchiveBuilder(tmp_path / "archive")
+    builder = ArchiveBuilder(tmp_path / "archive", VIEWER_STYLE)
     user = builder.add_user("alice")
     channel = builder.add_channel("O", "c", "C")
     good = builder.add_post(channel, user, "fine", BASE_TIME, props={"attachments": "not a list"})
@@ -111,7 +112,7 @@ def test_malformed_rows_are_tolerated(tmp_path: Path) -> None:
 
 
 def test_reader_never_writes_to_the_archive(tmp_path: Path) -> None:
-    builder = ArchiveBuilder(tmp_path / "archive")
+    builder = ArchiveBuilder(tmp_path / "archive", VIEWER_STYLE)
     builder.add_user("alice")
     builder.close()
     database = tmp_path / "archive" / "archive.sqlite"

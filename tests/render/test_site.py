@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from html_checks import page_problems, parse
-from viewer_fixtures import BASE_TIME, BERLIN, DAY, ArchiveBuilder, ShowcaseArchive, make_png
+from viewer_fixtures import BASE_TIME, BERLIN, VIEWER_STYLE, ShowcaseArchive
 
+from archive_builder import DAY, ArchiveBuilder, make_png
 from mmtakeout.render import ArchiveError, render_archive
 from mmtakeout.render import builder as builder_module
 
@@ -178,9 +179,8 @@ def test_hostile_corpus_is_escaped_everywhere(rendered_showcase: ShowcaseArchive
 
 def test_parts_split_large_conversations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builder_module, "POSTS_PER_PART", 10)
-    builder = ArchiveBuilder(tmp_path / "archive")
-    alice = builder.add_user("alice", "Alice")
-    builder.set_owner(alice, "alice")
+    builder = ArchiveBuilder(tmp_path / "archive", VIEWER_STYLE)
+    alice = builder.add_user("alice", "Alice", owner=True)
     team = builder.add_team("t", "T")
     channel = builder.add_channel("O", "big", "Big", team_id=team)
     ids = [
@@ -226,9 +226,7 @@ def test_incremental_render_touches_only_what_changed(showcase: ShowcaseArchive)
     unchanged = render_archive(root, timezone=BERLIN)
     assert unchanged.conversations_rendered == 0 and unchanged.files_written == 2  # index + search manifest
 
-    builder = ArchiveBuilder.__new__(ArchiveBuilder)
-    builder.root, builder.server_url, builder._counter = root, "https://chat.example.org", 90_000
-    builder.db = sqlite3.connect(root / "archive.sqlite")
+    builder = ArchiveBuilder.reopen(root, VIEWER_STYLE, first_id_number=90_000)
     new_post = builder.add_post(
         showcase.show.channels["dm_bob"], showcase.show.users["bob"], "One more thing", BASE_TIME + 6 * DAY
     )
@@ -327,14 +325,14 @@ def test_rejects_what_is_not_an_archive(tmp_path: Path) -> None:
 
 
 def test_empty_archive_renders(tmp_path: Path) -> None:
-    builder = ArchiveBuilder(tmp_path / "archive")
+    builder = ArchiveBuilder(tmp_path / "archive", VIEWER_STYLE)
     builder.close()
     render_archive(tmp_path / "archive")
     assert "no conversations yet" in (tmp_path / "archive" / "index.html").read_text()
 
 
 def test_channel_without_posts_has_a_page(tmp_path: Path) -> None:
-    builder = ArchiveBuilder(tmp_path / "archive")
+    builder = ArchiveBuilder(tmp_path / "archive", VIEWER_STYLE)
     team = builder.add_team("t", "T")
     channel = builder.add_channel("O", "quiet", "Quiet", team_id=team)
     builder.add_channel("S", "space", "Some new type", team_id=team)
@@ -349,17 +347,15 @@ def test_channel_without_posts_has_a_page(tmp_path: Path) -> None:
 
 def test_image_without_saved_preview_is_shown_from_the_original(tmp_path: Path) -> None:
     """Exports save no previews by default: the original must still appear inline, lazily and sized."""
-    builder = ArchiveBuilder(tmp_path / "archive")
+    builder = ArchiveBuilder(tmp_path / "archive", VIEWER_STYLE)
     team = builder.add_team("t", "T")
     channel = builder.add_channel("O", "photos", "Photos", team_id=team)
     alice = builder.add_user("alice")
     post = builder.add_post(channel, alice, "Holiday", BASE_TIME)
     builder.add_file(
         post,
-        channel,
-        alice,
         "beach.png",
-        "image/png",
+        mime_type="image/png",
         data=make_png(1600, 900, (0, 0, 0), (255, 255, 255)),
         width=1600,
         height=900,

@@ -1,59 +1,31 @@
-"""Archives for the viewer tests, written with plain SQL per schema.sql and realistic raw JSON.
+"""The viewer tests' archives, built with the shared `archive_builder.ArchiveBuilder`.
 
-`ArchiveBuilder` writes exactly what the exporter would store (docs/archive-format.md, object shapes
-from mattermost-api.md §4), so the renderer is tested against the public archive format and not
-against a particular exporter. `build_showcase` makes a small world that exercises every viewer
-feature; `add_hostile_corpus` adds data that tries to run script or load from the network.
+`build_showcase` makes a small, realistic world that exercises every viewer feature;
+`add_hostile_corpus` adds data that tries to run script or load from the network. `VIEWER_STYLE`
+gives these archives server-like ids and the times the viewer tests' dates are written against.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
-import sqlite3
-import struct
 import wave
-import zlib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from archive_builder import DAY, HOUR, MINUTE, ArchiveBuilder, ArchiveStyle, make_png, mattermost_ids
+
 BASE_TIME = 1_717_230_000_000  # 2024-06-01 08:20 UTC
-MINUTE = 60_000
-HOUR = 60 * MINUTE
-DAY = 24 * HOUR
-ID_ALPHABET = "abcdefghijkmnopqrstuwxyz13456789"
+VIEWER_STYLE = ArchiveStyle(
+    base_time=BASE_TIME,
+    founded_at=BASE_TIME - 200 * DAY,
+    updated_at=BASE_TIME + 30 * DAY,
+    ids=mattermost_ids,
+)
 
 
-def make_png(
-    width: int, height: int, rgb: tuple[int, int, int], stripe: tuple[int, int, int] | None = None
-) -> bytes:
-    """A real PNG (solid colour, optional diagonal stripe) without any imaging library."""
-    rows = bytearray()
-    for y in range(height):
-        rows.append(0)
-        for x in range(width):
-            colour = stripe if stripe is not None and (x + y) % 16 < 4 else rgb
-            rows.extend(colour)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(bytes(rows)))
-        + chunk(b"IEND", b"")
-    )
+def avatar(rgb: tuple[int, int, int]) -> bytes:
+    return make_png(64, 64, rgb, (255, 255, 255))
 
 
 def make_wav(seconds: float = 0.5) -> bytes:
@@ -64,381 +36,6 @@ def make_wav(seconds: float = 0.5) -> bytes:
         out.setframerate(8000)
         out.writeframes(bytes((128 + (40 if (i // 10) % 2 else -40)) for i in range(int(8000 * seconds))))
     return buffer.getvalue()
-
-
-@dataclass
-class ArchiveBuilder:
-    root: Path
-    server_url: str = "https://chat.example.org"
-    _counter: int = 0
-    db: sqlite3.Connection = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.root / "archive.sqlite")
-        self.db.execute("PRAGMA journal_mode = WAL")
-        schema = resources.files("mmtakeout.archive").joinpath("schema.sql").read_text(encoding="utf-8")
-        self.db.executescript(schema)
-        self.db.execute("PRAGMA user_version = 1")
-        self.set_meta("format_version", "1")
-        self.set_meta("server_url", self.server_url)
-        self.set_meta("created_at", str(BASE_TIME))
-        self.set_meta("updated_at", str(BASE_TIME + 30 * DAY))
-
-    # ----- basics -----
-
-    def new_id(self, seed: str = "") -> str:
-        self._counter += 1
-        digest = hashlib.sha256(f"{seed}:{self._counter}".encode()).digest()
-        return "".join(ID_ALPHABET[byte % len(ID_ALPHABET)] for byte in digest[:26])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
-    def write_bytes(self, relative: str, data: bytes) -> str:
-        target = self.root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        return relative
-
-    def commit(self) -> None:
-        self.db.commit()
-
-    def close(self) -> None:
-        self.db.commit()
-        self.db.close()
-
-    # ----- objects -----
-
-    def add_team(self, name: str, display_name: str) -> str:
-        team_id = self.new_id("team")
-        raw = {
-            "id": team_id,
-            "create_at": BASE_TIME - 400 * DAY,
-            "update_at": BASE_TIME,
-            "delete_at": 0,
-            "display_name": display_name,
-            "name": name,
-            "description": "",
-            "email": "",
-            "type": "O",
-            "company_name": "",
-            "allowed_domains": "",
-            "invite_id": "",
-            "allow_open_invite": True,
-            "scheme_id": None,
-            "group_constrained": None,
-            "policy_id": None,
-        }
-        self.db.execute(
-            "INSERT INTO teams (id, name, display_name, delete_at, raw) VALUES (?, ?, ?, 0, ?)",
-            (team_id, name, display_name, json.dumps(raw)),
-        )
-        return team_id
-
-    def add_user(
-        self,
-        username: str,
-        first: str = "",
-        last: str = "",
-        nickname: str = "",
-        *,
-        is_bot: bool = False,
-        delete_at: int = 0,
-        avatar: tuple[int, int, int] | None = None,
-        user_id: str | None = None,
-    ) -> str:
-        user_id = user_id or self.new_id("user")
-        avatar_path = None
-        if avatar is not None:
-            avatar_path = self.write_bytes(
-                f"avatars/{user_id}.png", make_png(64, 64, avatar, (255, 255, 255))
-            )
-        raw = {
-            "id": user_id,
-            "create_at": BASE_TIME - 300 * DAY,
-            "update_at": BASE_TIME,
-            "delete_at": delete_at,
-            "username": username,
-            "auth_data": "",
-            "auth_service": "",
-            "email": "",
-            "nickname": nickname,
-            "first_name": first,
-            "last_name": last,
-            "position": "",
-            "roles": "system_user",
-            "props": {},
-            "notify_props": {"desktop": "mention"},
-            "last_picture_update": BASE_TIME if avatar else 0,
-            "locale": "en",
-            "timezone": {"automaticTimezone": "", "manualTimezone": "", "useAutomaticTimezone": "true"},
-            "is_bot": is_bot,
-            "disable_welcome_email": False,
-        }
-        self.db.execute(
-            "INSERT INTO users (id, username, first_name, last_name, nickname, is_bot, delete_at, "
-            "last_picture_update, "
-            "avatar_path, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                user_id,
-                username,
-                first,
-                last,
-                nickname,
-                int(is_bot),
-                delete_at,
-                raw["last_picture_update"],
-                avatar_path,
-                json.dumps(raw),
-            ),
-        )
-        return user_id
-
-    def set_owner(self, user_id: str, username: str) -> None:
-        self.set_meta("user_id", user_id)
-        self.set_meta("username", username)
-
-    def add_channel(
-        self,
-        channel_type: str,
-        name: str,
-        display_name: str = "",
-        *,
-        team_id: str = "",
-        members: list[str] | None = None,
-        favorite: bool = False,
-        delete_at: int = 0,
-        header: str = "",
-        purpose: str = "",
-        channel_id: str | None = None,
-    ) -> str:
-        channel_id = channel_id or self.new_id("channel")
-        raw = {
-            "id": channel_id,
-            "create_at": BASE_TIME - 200 * DAY,
-            "update_at": BASE_TIME,
-            "delete_at": delete_at,
-            "team_id": team_id,
-            "type": channel_type,
-            "display_name": display_name,
-            "name": name,
-            "header": header,
-            "purpose": purpose,
-            "last_post_at": 0,
-            "total_msg_count": 0,
-            "extra_update_at": 0,
-            "creator_id": "",
-            "scheme_id": None,
-            "props": None,
-            "group_constrained": None,
-            "shared": False,
-            "total_msg_count_root": 0,
-            "policy_id": None,
-            "last_root_post_at": 0,
-        }
-        self.db.execute(
-            "INSERT INTO channels (id, team_id, type, name, display_name, header, purpose, "
-            "create_at, delete_at, "
-            "last_post_at, total_msg_count, is_favorite, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
-            (
-                channel_id,
-                team_id,
-                channel_type,
-                name,
-                display_name,
-                header,
-                purpose,
-                raw["create_at"],
-                delete_at,
-                int(favorite),
-                json.dumps(raw),
-            ),
-        )
-        for member in members or []:
-            self.db.execute(
-                "INSERT OR IGNORE INTO channel_members (channel_id, user_id) VALUES (?, ?)",
-                (channel_id, member),
-            )
-        return channel_id
-
-    def add_dm(self, user_a: str, user_b: str, **options: Any) -> str:
-        name = "__".join(sorted((user_a, user_b)))
-        return self.add_channel("D", name, "", members=sorted({user_a, user_b}), **options)
-
-    def add_gm(self, members: list[str], usernames: list[str], **options: Any) -> str:
-        name = hashlib.sha1("".join(sorted(members)).encode()).hexdigest()  # noqa: S324 - Mattermost's own naming
-        return self.add_channel("G", name, ", ".join(sorted(usernames)), members=members, **options)
-
-    def add_post(
-        self,
-        channel_id: str,
-        user_id: str,
-        message: str,
-        create_at: int,
-        *,
-        root_id: str = "",
-        post_type: str = "",
-        props: dict[str, Any] | None = None,
-        edit_at: int = 0,
-        delete_at: int = 0,
-        pinned: bool = False,
-        metadata: dict[str, Any] | None = None,
-        file_ids: list[str] | None = None,
-        update_at: int | None = None,
-        post_id: str | None = None,
-    ) -> str:
-        post_id = post_id or self.new_id("post")
-        update_at = update_at if update_at is not None else max(create_at, edit_at, delete_at)
-        raw = {
-            "id": post_id,
-            "create_at": create_at,
-            "update_at": update_at,
-            "edit_at": edit_at,
-            "delete_at": delete_at,
-            "is_pinned": pinned,
-            "user_id": user_id,
-            "channel_id": channel_id,
-            "root_id": root_id,
-            "original_id": "",
-            "message": message,
-            "type": post_type,
-            "props": props if props is not None else {},
-            "hashtags": "",
-            "pending_post_id": "",
-            "reply_count": 0,
-            "last_reply_at": 0,
-            "participants": None,
-            "file_ids": file_ids or [],
-            "metadata": metadata if metadata is not None else {},
-        }
-        self.db.execute(
-            "INSERT OR REPLACE INTO posts (id, channel_id, root_id, user_id, create_at, update_at, "
-            "edit_at, delete_at, "
-            "message, type, is_pinned, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                post_id,
-                channel_id,
-                root_id,
-                user_id,
-                create_at,
-                update_at,
-                edit_at,
-                delete_at,
-                message,
-                post_type,
-                int(pinned),
-                json.dumps(raw),
-            ),
-        )
-        self.db.execute(
-            "UPDATE channels SET last_post_at = max(last_post_at, ?), "
-            "total_msg_count = total_msg_count + 1 WHERE id = ?",
-            (create_at, channel_id),
-        )
-        return post_id
-
-    def add_file(
-        self,
-        post_id: str,
-        channel_id: str,
-        user_id: str,
-        name: str,
-        mime_type: str,
-        *,
-        data: bytes | None = None,
-        status: str = "saved",
-        width: int | None = None,
-        height: int | None = None,
-        preview: bytes | None = None,
-        size: int | None = None,
-        file_id: str | None = None,
-    ) -> str:
-        file_id = file_id or self.new_id("file")
-        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-        path = preview_path = None
-        sha = None
-        if data is not None and status == "saved":
-            path = self.write_bytes(f"files/{file_id[:2]}/{file_id}.{extension or 'bin'}", data)
-            sha = hashlib.sha256(data).hexdigest()
-        if preview is not None:
-            preview_path = self.write_bytes(f"files/{file_id[:2]}/{file_id}.preview.jpg", preview)
-        size = size if size is not None else len(data or b"")
-        raw = {
-            "id": file_id,
-            "user_id": user_id,
-            "post_id": post_id,
-            "channel_id": channel_id,
-            "create_at": BASE_TIME,
-            "update_at": BASE_TIME,
-            "delete_at": 0,
-            "name": name,
-            "extension": extension,
-            "size": size,
-            "mime_type": mime_type,
-            "width": width,
-            "height": height,
-            "has_preview_image": preview is not None,
-            "mini_preview": None,
-            "remote_id": "",
-            "archived": False,
-        }
-        self.db.execute(
-            "INSERT INTO files (id, post_id, channel_id, user_id, name, extension, size, "
-            "mime_type, width, height, "
-            "create_at, delete_at, status, sha256, path, thumbnail_path, preview_path, raw) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?)",
-            (
-                file_id,
-                post_id,
-                channel_id,
-                user_id,
-                name,
-                extension,
-                size,
-                mime_type,
-                width,
-                height,
-                BASE_TIME,
-                status,
-                sha,
-                path,
-                preview_path,
-                json.dumps(raw),
-            ),
-        )
-        return file_id
-
-    def add_reaction(self, post_id: str, user_id: str, emoji_name: str, create_at: int) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO reactions (post_id, user_id, emoji_name, create_at) VALUES (?, ?, ?, ?)",
-            (post_id, user_id, emoji_name, create_at),
-        )
-
-    def add_history(self, post_id: str, message: str, edit_at: int, replaced_at: int) -> None:
-        raw = {"id": f"{post_id}@{replaced_at}", "message": message, "edit_at": edit_at}
-        self.db.execute(
-            "INSERT INTO post_history (id, post_id, message, edit_at, replaced_at, raw) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (f"{post_id}@{replaced_at}", post_id, message, edit_at, replaced_at, json.dumps(raw)),
-        )
-
-    def add_emoji(self, name: str, creator_id: str, image: bytes | None) -> str:
-        emoji_id = self.new_id("emoji")
-        path = self.write_bytes(f"emoji/{emoji_id}.png", image) if image is not None else None
-        raw = {
-            "id": emoji_id,
-            "creator_id": creator_id,
-            "name": name,
-            "create_at": BASE_TIME,
-            "update_at": BASE_TIME,
-            "delete_at": 0,
-        }
-        self.db.execute(
-            "INSERT INTO emoji (id, name, creator_id, delete_at, path, raw) VALUES (?, ?, ?, 0, ?, ?)",
-            (emoji_id, name, creator_id, path, json.dumps(raw)),
-        )
-        return emoji_id
 
 
 @dataclass
@@ -469,14 +66,13 @@ OPENGRAPH = {
 def build_showcase(root: Path) -> Showcase:
     """A small, realistic world: teams, channels, DMs, a GM, threads, files, emoji, edits and deletes."""
     show = Showcase(root=root)
-    b = ArchiveBuilder(root)
-    alice = b.add_user("alice", "Alice", "Liddell", avatar=(63, 111, 216))
-    bob = b.add_user("bob", "Bob", "Builder", "Bobby", avatar=(194, 65, 12))
+    b = ArchiveBuilder(root, VIEWER_STYLE)
+    alice = b.add_user("alice", "Alice", "Liddell", avatar=avatar((63, 111, 216)), owner=True)
+    bob = b.add_user("bob", "Bob", "Builder", "Bobby", avatar=avatar((194, 65, 12)))
     carol = b.add_user("carol", "", "", avatar=None)  # names blanked by the server's privacy settings
-    dave = b.add_user("dave", "Dave", "Departed", delete_at=BASE_TIME - 5 * DAY, avatar=(75, 85, 99))
-    bot = b.add_user("deploybot", "Deploy", "Bot", is_bot=True, avatar=(21, 128, 61))
-    erin = b.add_user("erin", "Erin", "Example", avatar=(126, 34, 206))
-    b.set_owner(alice, "alice")
+    dave = b.add_user("dave", "Dave", "Departed", delete_at=BASE_TIME - 5 * DAY, avatar=avatar((75, 85, 99)))
+    bot = b.add_user("deploybot", "Deploy", "Bot", is_bot=True, avatar=avatar((21, 128, 61)))
+    erin = b.add_user("erin", "Erin", "Example", avatar=avatar((126, 34, 206)))
     show.owner = alice
     show.users = {"alice": alice, "bob": bob, "carol": carol, "dave": dave, "bot": bot, "erin": erin}
     acme = b.add_team("acme", "ACME Corp")
@@ -495,7 +91,7 @@ def build_showcase(root: Path) -> Showcase:
     old = b.add_channel("O", "old-project", "Old Project", team_id=acme, delete_at=BASE_TIME - 2 * DAY)
     dm_bob = b.add_dm(alice, bob)
     self_dm = b.add_dm(alice, alice)
-    gm = b.add_gm([alice, bob, carol], ["alice", "bob", "carol"])
+    gm = b.add_gm([alice, bob, carol], "alice, bob, carol")
     dm_dave = b.add_dm(alice, dave)
     show.channels = {
         "town": town,
@@ -508,7 +104,7 @@ def build_showcase(root: Path) -> Showcase:
         "dm_dave": dm_dave,
     }
     parrot = make_png(32, 32, (255, 140, 0), (0, 160, 80))
-    b.add_emoji("partyparrot", bob, parrot)
+    b.add_emoji("partyparrot", parrot, creator_id=bob)
 
     t = BASE_TIME
     p = show.posts
@@ -553,7 +149,7 @@ def build_showcase(root: Path) -> Showcase:
     p["edited"] = b.add_post(
         town, bob, "The meeting is at **3 pm** (room 2).", t + 3 * HOUR, edit_at=t + 3 * HOUR + 10 * MINUTE
     )
-    b.add_history(p["edited"], "The meeting is at 2 pm.", 0, t + 3 * HOUR + 10 * MINUTE)
+    b.add_history(p["edited"], "The meeting is at 2 pm.", t + 3 * HOUR + 10 * MINUTE)
     p["deleted"] = b.add_post(
         town,
         carol,
@@ -565,10 +161,8 @@ def build_showcase(root: Path) -> Showcase:
     p["image"] = image_post
     b.add_file(
         image_post,
-        town,
-        alice,
         "dashboard screenshot.png",
-        "image/png",
+        mime_type="image/png",
         data=make_png(320, 180, (30, 50, 92), (120, 180, 255)),
         width=320,
         height=180,
@@ -577,20 +171,18 @@ def build_showcase(root: Path) -> Showcase:
     files_post = b.add_post(town, bob, "Minutes and the recording", t + DAY + 10 * MINUTE)
     p["files"] = files_post
     b.add_file(
-        files_post, town, bob, "minutes 2024-06-02.pdf", "application/pdf", data=b"%PDF-1.4\n% minutes\n"
+        files_post, "minutes 2024-06-02.pdf", mime_type="application/pdf", data=b"%PDF-1.4\n% minutes\n"
     )
-    b.add_file(files_post, town, bob, "standup.wav", "audio/wav", data=make_wav())
+    b.add_file(files_post, "standup.wav", mime_type="audio/wav", data=make_wav())
     b.add_file(
         files_post,
-        town,
-        bob,
         "demo clip.webm",
-        "video/webm",
+        mime_type="video/webm",
         data=b"\x1aE\xdf\xa3 not a real video",
         preview=make_png(160, 90, (21, 128, 61), (255, 255, 255)),
     )
-    b.add_file(files_post, town, bob, "huge-video.mp4", "video/mp4", status="skipped", size=734_003_200)
-    b.add_file(files_post, town, bob, "lost.zip", "application/zip", status="failed", size=1200)
+    b.add_file(files_post, "huge-video.mp4", mime_type="video/mp4", status="skipped", size=734_003_200)
+    b.add_file(files_post, "lost.zip", mime_type="application/zip", status="failed", size=1200)
     p["webhook"] = b.add_post(
         town,
         bot,
@@ -625,7 +217,7 @@ def build_showcase(root: Path) -> Showcase:
     p["permalink"] = b.add_post(
         town,
         bob,
-        f"See {b.server_url}/acme/pl/{p['welcome']}",
+        f"See {b.style.server_url}/acme/pl/{p['welcome']}",
         t + 2 * DAY + HOUR,
         metadata={
             "embeds": [
@@ -696,11 +288,7 @@ HOSTILE_MESSAGES = [
 
 def add_hostile_corpus(root: Path, show: Showcase) -> dict[str, str]:
     """A channel full of data that tries to run script or load from outside the archive."""
-    b = ArchiveBuilder.__new__(ArchiveBuilder)
-    b.root = root
-    b.server_url = "https://chat.example.org"
-    b._counter = 10_000
-    b.db = sqlite3.connect(root / "archive.sqlite")
+    b = ArchiveBuilder.reopen(root, VIEWER_STYLE, first_id_number=10_000)
     hostile_user = b.add_user(
         "<img src=x onerror=window.__pwned='user'>",
         "<script>window.__pwned='first'</script>",
@@ -780,25 +368,25 @@ def add_hostile_corpus(root: Path, show: Showcase) -> dict[str, str]:
     ids["files"] = file_post
     b.add_file(
         file_post,
-        channel,
-        hostile_user,
         "<img src=x onerror=window.__pwned='file'>.png",
-        "image/png",
+        mime_type="image/png",
         data=make_png(8, 8, (200, 0, 0)),
         width=8,
         height=8,
     )
-    b.add_file(file_post, channel, hostile_user, "../../../etc/passwd", "text/plain", data=b"root:x:0:0")
+    passwd = b.add_file(file_post, "../../../etc/passwd", b"root:x:0:0", mime_type="text/plain")
+    dotted = f"files/{passwd[:2]}/{passwd}./etc/passwd"  # dot segments in a path that stays inside
+    (root / dotted).parent.mkdir(parents=True)
+    (root / f"files/{passwd[:2]}/{passwd}.bin").rename(root / dotted)
+    b.db.execute("UPDATE files SET path = ? WHERE id = ?", (dotted, passwd))
     b.add_file(
         file_post,
-        channel,
-        hostile_user,
         "evil.svg",
-        "image/svg+xml",
+        mime_type="image/svg+xml",
         data=b"<svg xmlns='http://www.w3.org/2000/svg' onload=\"window.__pwned='svgfile'\"><script>"
         b"window.__pwned='svg-script'</script><rect width='8' height='8'/></svg>",
     )
-    escaping = b.add_file(file_post, channel, hostile_user, "escape.txt", "text/plain", data=b"x")
+    escaping = b.add_file(file_post, "escape.txt", mime_type="text/plain", data=b"x")
     b.db.execute(
         "UPDATE files SET path = '../outside.txt', preview_path = '/etc/passwd' WHERE id = ?", (escaping,)
     )
