@@ -1,6 +1,12 @@
 """Async Mattermost API v4 client: typed models, retries, rate-limit pacing and atomic downloads."""
 
-from mmtakeout.api.client import ClientStats, DownloadResult, MattermostClient, normalize_server_url
+from mmtakeout.api.client import (
+    DEFAULT_CONCURRENCY,
+    ClientStats,
+    DownloadResult,
+    MattermostClient,
+    normalize_server_url,
+)
 from mmtakeout.api.errors import (
     AuthenticationError,
     BadRequest,
@@ -33,6 +39,7 @@ from mmtakeout.api.models import (
 
 __all__ = [
     "CHAT_CHANNEL_TYPES",
+    "DEFAULT_CONCURRENCY",
     "AuthenticationError",
     "BadRequest",
     "BadResponse",

@@ -73,6 +73,9 @@ MAX_JSON_BYTES = 64 * 1024 * 1024
 """Larger JSON answers are refused: no real answer comes close, and memory must stay bounded."""
 MAX_ERROR_BODY_BYTES = 64 * 1024
 DOWNLOAD_CHUNK_BYTES = 256 * 1024
+DEFAULT_CONCURRENCY = 16
+"""Requests in flight by default: each is one cheap read (a page of 200 posts, one file), about what the
+web app itself sends when it opens; a server that rate-limits is followed by the pacer whatever this is."""
 WRITE_BATCH_BYTES = 1024 * 1024
 RATE_LIMIT_BACKOFF_START = 1.0
 RATE_LIMIT_BACKOFF_CAP = 60.0
@@ -256,7 +259,7 @@ class MattermostClient:
         server_url: str,
         token: str,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         max_retries: int = 6,
         request_timeout: float = 60.0,
         user_agent: str = f"mmtakeout/{__version__}",

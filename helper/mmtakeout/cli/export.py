@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from mmtakeout.api import DEFAULT_CONCURRENCY
 from mmtakeout.api.errors import AuthenticationError, MattermostError
 from mmtakeout.archive.paths import UnsafePathError
 from mmtakeout.archive.store import ArchiveError
@@ -85,9 +86,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     export.add_argument(
         "--concurrency",
         type=_positive,
-        default=8,
+        default=DEFAULT_CONCURRENCY,
         metavar="N",
-        help="requests in flight at once (default 8; lower it for a busy server)",
+        help=f"requests in flight at once (default {DEFAULT_CONCURRENCY}; lower it for a busy server)",
     )
     export.add_argument(
         "--quiet", action="store_true", help="no progress display, only problems and the result"

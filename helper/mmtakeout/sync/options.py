@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mmtakeout.api import DEFAULT_CONCURRENCY
+
 Scope = Literal["all", "direct"]
 RunStatus = Literal["complete", "incomplete", "cancelled"]
 
@@ -17,7 +19,7 @@ class ExportOptions:
     scope: Scope = "all"
     include_files: bool = True
     max_file_size: int | None = None
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     include_previews: bool = False
     """Also save the server's JPEG thumbnail and preview of each image. Off by default: they cost
     two more requests per image (about 40% of a typical export's requests) and the viewer shows
