@@ -7,6 +7,7 @@ Each module in COMMAND_MODULES exposes `register(subparsers)`, which adds its su
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Callable, Sequence
@@ -35,7 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def collect_garbage_less_often() -> None:
+    """Exports, renders and conversions make millions of short-lived JSON objects and keep few of them:
+    with Python's default thresholds the cycle collector ran thousands of times over a growing heap
+    (about a tenth of an export's CPU time). Reference counting frees nearly all of it anyway."""
+    gc.set_threshold(50_000, 20, 10)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    collect_garbage_less_often()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)

@@ -8,7 +8,6 @@ JSON held in `raw` columns is parsed defensively.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from mmtakeout import jsoncodec
 from mmtakeout.archive.store import connect_readonly
 
 
@@ -133,7 +133,7 @@ def _int(value: Any) -> int:
 
 def _raw_object(raw: str | None) -> dict[str, Any]:
     try:
-        value = json.loads(raw) if raw else {}
+        value = jsoncodec.parse(raw) if raw else {}
     except (TypeError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
@@ -153,7 +153,7 @@ def _post_from_row(row: sqlite3.Row) -> Post:
                     path=item[6] if isinstance(item[6], str) else None,
                     create_at=_int(item[7]),
                 )
-                for item in json.loads(row["files_json"] or "[]")
+                for item in jsoncodec.parse(row["files_json"] or "[]")
             ),
             key=lambda attachment: (attachment.create_at, attachment.id),
         )
@@ -162,7 +162,7 @@ def _post_from_row(row: sqlite3.Row) -> Post:
         sorted(
             (
                 Reaction(user_id=_text(item[0]), emoji_name=_text(item[1]), create_at=_int(item[2]))
-                for item in json.loads(row["reactions_json"] or "[]")
+                for item in jsoncodec.parse(row["reactions_json"] or "[]")
             ),
             key=lambda reaction: (reaction.create_at, reaction.user_id, reaction.emoji_name),
         )
@@ -170,7 +170,7 @@ def _post_from_row(row: sqlite3.Row) -> Post:
     attachments_prop: list[Any] | None = None
     if row["props_attachments"] is not None:
         try:
-            decoded = json.loads(row["props_attachments"])
+            decoded = jsoncodec.parse(row["props_attachments"])
         except ValueError:
             decoded = None
         attachments_prop = decoded if isinstance(decoded, list) and decoded else None

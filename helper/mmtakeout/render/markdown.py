@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -368,7 +368,9 @@ def _render_custom_emoji(
     )
 
 
+@lru_cache(maxsize=128)
 def _lexer_for(language: str) -> Lexer | None:
+    """Looking a lexer up costs more than highlighting a short block; one instance serves every block."""
     if not language or len(language) > 40:
         return None
     try:

@@ -8,7 +8,6 @@ Posts are streamed per conversation in batches so memory stays bounded on very l
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmtakeout import jsoncodec
 from mmtakeout.archive.store import connect_readonly
 
 POST_BATCH = 400
@@ -49,7 +49,7 @@ def parse_json_object(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        return as_dict(json.loads(text))
+        return as_dict(jsoncodec.parse(text))
     except (ValueError, RecursionError):
         return {}
 

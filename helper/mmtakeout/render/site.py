@@ -17,6 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from mmtakeout import jsoncodec
 from mmtakeout.render.clock import Clock
 from mmtakeout.render.emoji import emoji_text
 from mmtakeout.render.markdown import (
@@ -89,7 +90,7 @@ def e(value: object) -> str:
 
 def json_for_script(value: Any) -> str:
     """JSON that is also safe inside a JS file (no raw line separators or '</script')."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = jsoncodec.compact(value)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("</", "<\\/")
 
 
