@@ -20,7 +20,7 @@ from mmtakeout.archive.store import ArchiveStore
 from mmtakeout.archive.verify import verify_archive
 from mmtakeout.sandbox.faults import RequestInfo
 from mmtakeout.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox_thread
-from mmtakeout.sandbox.world import Team, TeamMember, User, World
+from mmtakeout.sandbox.world import Team, TeamMember, User, World, real_clock_ms
 from mmtakeout.sync import DiskFullError, ExportOptions, ProgressSnapshot, export_archive
 from sandbox_worlds import Scenario
 
@@ -86,8 +86,8 @@ def test_token_revoked_mid_export_stops_cleanly_and_resumes(scenario: Scenario, 
     assert_files_intact(archive, world)
 
 
-def _plain_world(posts: int) -> tuple[World, str, str, str]:
-    world = World(seed=9)
+def _plain_world(posts: int, *, clock_offset_ms: int = 0) -> tuple[World, str, str, str]:
+    world = World(seed=9, clock=lambda: real_clock_ms() + clock_offset_ms)
     at = world.now()
     me = world.add_user(User("me" + "0" * 24, "me", "me@example.org", "Me", "", at, at))
     world.primary_user_id = me.id
@@ -127,6 +127,43 @@ def test_deletions_during_the_walk_do_not_hide_posts(tmp_path: Path) -> None:
     assert_matches_world(archive, world)
     deleted = query(archive, "SELECT count(*) FROM posts WHERE delete_at > 0")
     assert deleted == [(3,)], "the deleted posts stay, marked deleted"
+
+
+@pytest.mark.parametrize("server_ahead_ms", [-10 * 60_000, 10 * 60_000])
+def test_changes_during_the_walk_are_caught_whatever_this_machine_clock_says(
+    tmp_path: Path, server_ahead_ms: int
+) -> None:
+    """`since` compares with the server's own times: with the server ten minutes behind (or ahead of)
+    this machine, what changed while the walk ran is still picked up by the reconciliation."""
+    world, token, channel_id, me = _plain_world(1000, clock_offset_ms=server_ahead_ms)
+    newest = world.posts_in_channel(channel_id)[-1]
+    page_requests = 0
+
+    def change_the_newest_page_once_it_was_read(info: RequestInfo) -> None:
+        nonlocal page_requests
+        if info.path == f"/api/v4/channels/{channel_id}/posts":
+            page_requests += 1
+            if page_requests == 3:
+                world.edit_post(newest.id, "edited while the walk ran")
+                world.create_post(channel_id, me, "posted while the walk ran")
+
+    running = start_sandbox_thread(world, SandboxConfig(fault_hook=change_the_newest_page_once_it_was_read))
+    archive = tmp_path / "archive"
+    try:
+        result = export_now(running.url, token, archive, concurrency=1)
+        requests_before_update = len(running.requests)
+        export_now(running.url, token, archive, concurrency=1)
+        update_requests = running.requests[requests_before_update:]
+    finally:
+        running.stop()
+    assert result.status == "complete"
+    assert page_requests >= 3
+    assert query(archive, "SELECT message FROM posts WHERE id = ?", newest.id) == [
+        ("edited while the walk ran",)
+    ]
+    assert_matches_world(archive, world)
+    walked_again = [r for r in update_requests if r.route.endswith("/posts") and dict(r.query).get("page")]
+    assert not walked_again, "the update trusted the cursor and did not walk the channel again"
 
 
 def test_more_than_a_thousand_changes_rewalk_the_channel(

@@ -59,6 +59,7 @@ from mmtakeout.api.models import (
     parse_reactions_by_post,
 )
 from mmtakeout.api.pacing import Pacer, RateLimitInfo
+from mmtakeout.api.server_clock import ServerClock
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +287,7 @@ class MattermostClient:
         self.max_rate_limit_wait = max_rate_limit_wait
         self.stats = ClientStats()
         self.pacer = Pacer(concurrency=concurrency)
+        self.server_clock = ServerClock()
         self.random = random.Random()
         self._semaphore = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
@@ -348,6 +350,7 @@ class MattermostClient:
                     allow_redirects=allow_redirects,
                 ) as response:
                     self.pacer.answered()
+                    self.server_clock.observe(response.headers.get("Date"))
                     answered = True
                     yield response, sent_at
             finally:

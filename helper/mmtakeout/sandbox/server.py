@@ -8,6 +8,7 @@ Run it with `running_sandbox` (async context manager) or `start_sandbox_thread` 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import ipaddress
 import re
 import socket
@@ -225,6 +226,8 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
 async def _add_server_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in request.get(_HEADERS_KEY, {}).items():
         response.headers.setdefault(name, value)
+    world = request.app[STATE_KEY].world
+    response.headers["Date"] = email.utils.formatdate(world.clock() / 1000, usegmt=True)
 
 
 def create_app(world: World, config: SandboxConfig | None = None) -> web.Application:

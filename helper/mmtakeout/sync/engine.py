@@ -9,8 +9,9 @@ One function, `export_archive`, does the first export and every later update; th
   skip posts that share a millisecond (strict `before`/`after` cursors do). The contiguous prefix of
   saved pages is committed with each page (`backfill_page`), so a killed run resumes where it was.
 * Reconciliation: `since=<walk start - margin>` returns everything created, edited or deleted
-  while the walk ran. A post deleted during the walk may have shifted the offsets under it and
-  hidden one post at a later page boundary; those boundaries are fetched again with a small window.
+  while the walk ran (the start is read on the server's clock, from its `Date` headers). A post
+  deleted during the walk may have shifted the offsets under it and hidden one post at a later page
+  boundary; those boundaries are fetched again with a small window.
 * Update (history complete): `since=<cursor>` (one request when nothing changed). 1000 results mean
   the server cut the list short, so the channel is walked again.
 
@@ -544,7 +545,7 @@ class _Exporter:
         anchor = state.backfill_anchor
         started = state.backfill_started_at
         if anchor is None:
-            started = now_ms()
+            started = self.client.server_clock.now_ms()
             first = await self.client.get_posts(channel.id, page=0, per_page=PAGE_SIZE)
             if not first.order:
                 await self._save(channel.id, _page_raws(first), backfill_started_at=started)
