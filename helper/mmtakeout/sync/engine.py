@@ -69,6 +69,7 @@ RECONCILE_MARGIN_MS = 5 * 60_000
 USERS_PER_REQUEST = 200
 POSTS_PER_IDS_REQUEST = 200
 MAX_TIE_PAGES = 10
+PAGES_HELD_PER_SLOT = 2
 """How many extra pages one same-millisecond group may need before the walk gives up healing it."""
 MAX_WALKS_PER_RUN = 2
 GROUP_COMMIT_S = 0.5
@@ -281,6 +282,9 @@ class _Exporter:
         self._new_files = asyncio.Event()
         self._files_without_info: list[tuple[str, str, str]] = []
         self._paths = paths.InsideResolver(store.folder)
+        self._page_budget = asyncio.Semaphore(PAGES_HELD_PER_SLOT * max(1, options.concurrency))
+        """Bounds the pages all walks hold at once (in flight or waiting for the writer): memory stays
+        flat however many channels are walked side by side."""
 
     # ------------------------------------------------------------------ run
 
@@ -593,24 +597,33 @@ class _Exporter:
         committed = first_page
         next_page = first_page
         end_page: int | None = None
+        held = 0
+        """Pages of the shared budget this walk holds: requested, or arrived and not yet saved."""
 
-        def launch(page: int) -> None:
-            task = asyncio.ensure_future(
-                self.client.get_posts(channel.id, page=page, per_page=PAGE_SIZE, before=anchor)
-            )
-            in_flight[task] = page
+        def give_back(pages: int = 1) -> None:
+            nonlocal held
+            held -= pages
+            for _ in range(pages):
+                self._page_budget.release()
 
-        def refill() -> None:
-            nonlocal next_page
+        async def refill(*, may_wait: bool) -> None:
+            nonlocal next_page, held
             while (end_page is None and len(in_flight) < window) and (
                 next_page < first_page + 1 or next_page <= expected_pages or not in_flight
             ):
-                launch(next_page)
+                if self._page_budget.locked() and (in_flight or not may_wait):
+                    return
+                await self._page_budget.acquire()
+                held += 1
+                task = asyncio.ensure_future(
+                    self.client.get_posts(channel.id, page=next_page, per_page=PAGE_SIZE, before=anchor)
+                )
+                in_flight[task] = next_page
                 next_page += 1
 
         try:
             while True:
-                refill()
+                await refill(may_wait=True)
                 if not in_flight:
                     break
                 done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
@@ -618,6 +631,7 @@ class _Exporter:
                 arrived: list[tuple[int, PostList]] = []
                 for page, task in completed:
                     if end_page is not None and page > end_page:
+                        give_back()
                         continue
                     try:
                         result = task.result()
@@ -629,10 +643,12 @@ class _Exporter:
                             if other_page > end_page:
                                 other.cancel()
                                 del in_flight[other]
+                                give_back()
                     arrived.append((page, result))
                 # The next requests go out before these pages are saved: the writer thread then
-                # works while the network waits, instead of the window standing idle.
-                refill()
+                # works while the network waits, instead of the window standing idle. Waiting for
+                # budget here, while holding unsaved pages, could leave every walk waiting on the others.
+                await refill(may_wait=False)
                 for page, result in arrived:
                     finished.add(page)
                     edges[page] = _edges(result)
@@ -644,11 +660,13 @@ class _Exporter:
                         sync["backfill_page"] = advanced
                     await self._save(channel.id, _page_raws(result), **sync)
                     committed = advanced
+                    give_back()
                     await self._heal_ties(channel.id, page, edges, healed)
         finally:
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
+            give_back(held)
         return committed
 
     async def _heal_ties(
