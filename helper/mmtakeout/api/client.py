@@ -60,6 +60,7 @@ from mmtakeout.api.models import (
 )
 from mmtakeout.api.pacing import Pacer, RateLimitInfo
 from mmtakeout.api.server_clock import ServerClock
+from mmtakeout.api.slots import RequestSlots
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,7 @@ class MattermostClient:
         self.pacer = Pacer(concurrency=concurrency)
         self.server_clock = ServerClock()
         self.random = random.Random()
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self._slots = RequestSlots(concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=request_timeout, sock_read=request_timeout
@@ -331,12 +332,14 @@ class MattermostClient:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
         allow_redirects: bool = False,
+        urgent: bool = True,
     ) -> AsyncIterator[tuple[aiohttp.ClientResponse, float]]:
-        """One HTTP exchange inside a concurrency slot, after the pacer's go-ahead."""
+        """One HTTP exchange inside a request slot (`urgent=False`: after every waiting API read), after
+        the pacer's go-ahead."""
         if self._session is None:
             raise RuntimeError("MattermostClient must be used as `async with MattermostClient(...)`")
         request_headers = {"Authorization": self._authorization, **(headers or {})}
-        async with self._semaphore:
+        async with self._slots.slot(urgent=urgent):
             sent_at = await self.pacer.wait_turn()
             self.stats.requests += 1
             answered = False
@@ -697,7 +700,9 @@ class MattermostClient:
             if if_none_match is not None:
                 headers["If-None-Match"] = if_none_match
             try:
-                async with self._exchange("GET", path, headers=headers, allow_redirects=True) as (
+                async with self._exchange(
+                    "GET", path, headers=headers, allow_redirects=True, urgent=False
+                ) as (
                     response,
                     sent_at,
                 ):

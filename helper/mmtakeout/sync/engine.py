@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ USERS_PER_REQUEST = 200
 POSTS_PER_IDS_REQUEST = 200
 MAX_TIE_PAGES = 10
 PAGES_HELD_PER_SLOT = 2
+SAVES_AHEAD_PER_WALK = 4
 """How many extra pages one same-millisecond group may need before the walk gives up healing it."""
 MAX_WALKS_PER_RUN = 2
 GROUP_COMMIT_S = 0.5
@@ -606,13 +608,25 @@ class _Exporter:
             for _ in range(pages):
                 self._page_budget.release()
 
+        saving: deque[asyncio.Future[int]] = deque()
+        """Pages handed to the writer, oldest first; the writer keeps their order, so the committed
+        prefix (`backfill_page`) still only grows, and the walk reads on while they are stored."""
+
+        async def settle(keep: int) -> None:
+            while len(saving) > keep:
+                await saving.popleft()
+                give_back()
+
         async def refill(*, may_wait: bool) -> None:
             nonlocal next_page, held
             while (end_page is None and len(in_flight) < window) and (
                 next_page < first_page + 1 or next_page <= expected_pages or not in_flight
             ):
-                if self._page_budget.locked() and (in_flight or not may_wait):
-                    return
+                if self._page_budget.locked():
+                    if in_flight or not may_wait:
+                        return
+                    # Waiting while holding pages the writer has could leave every walk waiting.
+                    await settle(0)
                 await self._page_budget.acquire()
                 held += 1
                 task = asyncio.ensure_future(
@@ -658,14 +672,15 @@ class _Exporter:
                     sync: dict[str, Any] = {}
                     if advanced != committed:
                         sync["backfill_page"] = advanced
-                    await self._save(channel.id, _page_raws(result), **sync)
+                    saving.append(asyncio.ensure_future(self._save(channel.id, _page_raws(result), **sync)))
                     committed = advanced
-                    give_back()
                     await self._heal_ties(channel.id, page, edges, healed)
+                    await settle(SAVES_AHEAD_PER_WALK)
+            await settle(0)
         finally:
             for task in in_flight:
                 task.cancel()
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            await asyncio.gather(*in_flight, *saving, return_exceptions=True)
             give_back(held)
         return committed
 
@@ -808,9 +823,10 @@ class _Exporter:
             return
         wanted, _ = self.store.count_files_to_fetch()
         self.tracker.files_found(wanted)
-        # Downloads queue for the client's request slots beside the page walks: a walk spends most
-        # of its time parsing and storing pages, and the downloads fill the slots it leaves idle.
-        slots = asyncio.Semaphore(max(1, self.options.concurrency))
+        # Downloads wait for the request slots the page walks leave free (the client serves walks
+        # first). Twice as many downloads as slots are under way, so that while some are written to
+        # disk and recorded, others are on the network: the slots never stand idle.
+        slots = asyncio.Semaphore(2 * max(1, self.options.concurrency))
         after_rowid = 0
 
         async def one(row: FileRow) -> None:
