@@ -7,8 +7,9 @@ import errno
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -18,6 +19,7 @@ from mmtakeout.api.errors import AuthenticationError
 from mmtakeout.archive.folder import ArchiveBusyError, export_lock
 from mmtakeout.archive.store import ArchiveStore
 from mmtakeout.archive.verify import verify_archive
+from mmtakeout.sandbox import responses
 from mmtakeout.sandbox.faults import RequestInfo
 from mmtakeout.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox_thread
 from mmtakeout.sandbox.world import Team, TeamMember, User, World, real_clock_ms
@@ -86,18 +88,22 @@ def test_token_revoked_mid_export_stops_cleanly_and_resumes(scenario: Scenario, 
     assert_files_intact(archive, world)
 
 
-def _plain_world(posts: int, *, clock_offset_ms: int = 0) -> tuple[World, str, str, str]:
+def _plain_world(posts: int, *, clock_offset_ms: int = 0, channels: int = 1) -> tuple[World, str, str, str]:
+    """`channels` channels of `posts` posts each; returns the world, a token, the first channel and me."""
     world = World(seed=9, clock=lambda: real_clock_ms() + clock_offset_ms)
     at = world.now()
     me = world.add_user(User("me" + "0" * 24, "me", "me@example.org", "Me", "", at, at))
     world.primary_user_id = me.id
     team = world.add_team(Team("team" + "0" * 22, "team", "Team", at, at))
     world.add_team_member(TeamMember(team.id, me.id, at))
-    channel = world.create_channel(team.id, "busy", "Busy", "O", me.id)
     long_ago = at - 400 * 24 * 3600 * 1000
-    for index in range(posts):
-        world.create_post(channel.id, me.id, f"post {index}", create_at=long_ago + index * 1000)
-    return world, world.create_session(me.id), channel.id, me.id
+    channel_ids = []
+    for number in range(channels):
+        channel = world.create_channel(team.id, f"busy{number}", f"Busy {number}", "O", me.id)
+        channel_ids.append(channel.id)
+        for index in range(posts):
+            world.create_post(channel.id, me.id, f"post {index}", create_at=long_ago + index * 1000)
+    return world, world.create_session(me.id), channel_ids[0], me.id
 
 
 def test_deletions_during_the_walk_do_not_hide_posts(tmp_path: Path) -> None:
@@ -274,3 +280,104 @@ def test_two_exports_into_one_folder_do_not_mix(
     with export_lock(archive), pytest.raises(ArchiveBusyError, match="Another export"):
         export_now(scenario_sandbox.url, scenario.token, archive)
     assert export_now(scenario_sandbox.url, scenario.token, archive).status == "complete"
+
+
+def _slow_writer(monkeypatch: pytest.MonkeyPatch, on_save: Callable[[int], None]) -> None:
+    """Every page save first calls `on_save(n)` (n counts from 1) and takes 20 ms, so the walks have
+    several pages queued with the writer at any time."""
+    original = ArchiveStore.save_posts
+    calls = 0
+
+    def save_posts(self: ArchiveStore, posts: Any, **options: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        on_save(calls)
+        time.sleep(0.02)
+        return original(self, posts, **options)
+
+    monkeypatch.setattr(ArchiveStore, "save_posts", save_posts)
+
+
+@pytest.mark.parametrize("cancel_at", [8, 11, 14])
+def test_cancelled_while_pages_wait_for_the_writer_then_resumed_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cancel_at: int
+) -> None:
+    """Pages handed to the writer but dropped by the cancel must hold the committed prefix back (with
+    three walks, a walk's oldest page often still waits behind the others' when the cancel comes)."""
+    world, token, _, _ = _plain_world(3000, channels=3)
+    running = start_sandbox_thread(world, SandboxConfig())
+    archive = tmp_path / "archive"
+    cancel_soon: list[Callable[[], None]] = []
+
+    def cancel_at_save(n: int) -> None:
+        if n == cancel_at:
+            cancel_soon[0]()
+
+    async def first_run() -> str:
+        cancel = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        cancel_soon.append(lambda: loop.call_soon_threadsafe(cancel.set))
+        options = ExportOptions(include_files=False)
+        result = await export_archive(running.url, token, archive, options, cancel=cancel)
+        return result.status
+
+    try:
+        with monkeypatch.context() as patch:
+            _slow_writer(patch, cancel_at_save)
+            assert asyncio.run(first_run()) == "cancelled"
+        for channel_id, page in query(archive, "SELECT channel_id, backfill_page FROM sync_channels"):
+            [(stored,)] = query(archive, "SELECT count(*) FROM posts WHERE channel_id = ?", channel_id)
+            assert page * 200 <= stored, "the committed prefix names only stored pages"
+        result = export_now(running.url, token, archive, include_files=False)
+    finally:
+        running.stop()
+    assert (result.status, result.problems) == ("complete", [])
+    assert_matches_world(archive, world)
+
+
+def test_a_page_whose_save_failed_is_fetched_again_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saves queued behind a failed one still commit; they must not move the prefix past it."""
+    world, token, _, _ = _plain_world(4000)
+    running = start_sandbox_thread(world, SandboxConfig())
+    archive = tmp_path / "archive"
+
+    def disk_full_once(n: int) -> None:
+        if n == 5:
+            raise sqlite3.OperationalError("database or disk is full")
+
+    try:
+        with monkeypatch.context() as patch:
+            _slow_writer(patch, disk_full_once)
+            with pytest.raises(DiskFullError):
+                export_now(running.url, token, archive, include_files=False)
+        result = export_now(running.url, token, archive, include_files=False)
+    finally:
+        running.stop()
+    assert (result.status, result.problems) == ("complete", [])
+    assert_matches_world(archive, world)
+
+
+def test_a_lone_surrogate_in_a_post_is_stored_as_a_replacement_character(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Valid JSON that is not valid text (a hostile or broken server): the post is kept, readable."""
+    world, token, channel_id, _ = _plain_world(600)
+    victim = world.posts_in_channel(channel_id)[300]
+    original = responses.go_json
+
+    def with_lone_surrogate(data: Any, *, newline: bool = True) -> bytes:
+        return original(data, newline=newline).replace(b'post 300"', b'post \\ud800"')
+
+    monkeypatch.setattr(responses, "go_json", with_lone_surrogate)
+    running = start_sandbox_thread(world, SandboxConfig())
+    archive = tmp_path / "archive"
+    try:
+        result = export_now(running.url, token, archive, include_files=False)
+    finally:
+        running.stop()
+    assert (result.status, result.problems) == ("complete", [])
+    stored = "SELECT message, json_extract(raw, '$.message') FROM posts WHERE id = ?"
+    assert query(archive, stored, victim.id) == [("post \ufffd", "post \ufffd")]
+    assert query(archive, "SELECT count(*) FROM posts")[0][0] == 600

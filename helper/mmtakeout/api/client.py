@@ -353,7 +353,10 @@ class MattermostClient:
                     allow_redirects=allow_redirects,
                 ) as response:
                     self.pacer.answered()
-                    self.server_clock.observe(response.headers.get("Date"))
+                    if not response.history and "Age" not in response.headers:
+                        # Only the server's own, fresh answers tell its time (not a cache, not a
+                        # file store a download was redirected to).
+                        self.server_clock.observe(response.headers.get("Date"))
                     answered = True
                     yield response, sent_at
             finally:

@@ -54,7 +54,7 @@ from mmtakeout.api.models import CHANNEL_DIRECT, CHANNEL_GROUP, Channel, Post, P
 from mmtakeout.archive import paths
 from mmtakeout.archive.errors import DiskFullError, is_disk_full
 from mmtakeout.archive.folder import export_lock, tidy_folder, write_report
-from mmtakeout.archive.store import ArchiveStore, FileRow, SyncState, now_ms
+from mmtakeout.archive.store import ArchiveStore, FileRow, PostBatchOutcome, SyncState, now_ms
 from mmtakeout.sync.options import ExportOptions, ExportResult, Problem, RunStatus
 from mmtakeout.sync.progress import ProgressSnapshot, ProgressTracker
 
@@ -66,13 +66,15 @@ SINCE_CAP = 1000
 CURSOR_MARGIN_MS = 60_000
 """Subtracted from the newest `update_at` seen: posts committed late with an older time are still found."""
 RECONCILE_MARGIN_MS = 5 * 60_000
-"""Subtracted from the walk's start (this machine's clock) for the reconciliation: allows clock skew."""
+"""Subtracted from the walk's start (the server's clock) for the reconciliation: allows for commit delays."""
 USERS_PER_REQUEST = 200
 POSTS_PER_IDS_REQUEST = 200
 MAX_TIE_PAGES = 10
-PAGES_HELD_PER_SLOT = 2
-SAVES_AHEAD_PER_WALK = 4
 """How many extra pages one same-millisecond group may need before the walk gives up healing it."""
+PAGES_HELD_PER_SLOT = 2
+"""Pages all walks together may hold in memory (requested, or waiting for the writer), per request slot."""
+SAVES_AHEAD_PER_WALK = 4
+"""Pages a walk may have with the writer while it reads on."""
 MAX_WALKS_PER_RUN = 2
 GROUP_COMMIT_S = 0.5
 """Finished pages are committed together at most this often: one commit per page costs more than the page."""
@@ -198,6 +200,26 @@ async def _run_cancellable(work: Awaitable[None], cancel: asyncio.Event | None) 
     with contextlib.suppress(asyncio.CancelledError):
         await task
     return "cancelled"
+
+
+class _StoredPages:
+    """Which pages of one walk the archive holds. Used on the writer thread only, where saves commit
+    in order: `prefix` is the first page not stored, the value `backfill_page` may safely name."""
+
+    def __init__(self, first_page: int) -> None:
+        self.prefix = first_page
+        self._stored: set[int] = set()
+
+    def prefix_with(self, page: int) -> int:
+        """What `prefix` becomes once `page` is stored too."""
+        upto = self.prefix
+        while upto == page or upto in self._stored:
+            upto += 1
+        return upto
+
+    def record(self, page: int, prefix: int) -> None:
+        self._stored.add(page)
+        self.prefix = prefix
 
 
 def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -531,9 +553,14 @@ class _Exporter:
 
     async def _save(self, channel_id: str, raws: Sequence[dict[str, Any]], **sync: Any) -> int:
         """Merge a page into the archive on the writer thread (SQLite works while the next page is parsed)."""
-        outcome = await self._in_writer(
-            functools.partial(self.store.save_posts, raws, sync=sync or None, sync_channel_id=channel_id)
+        return await self._store_posts(
+            channel_id,
+            functools.partial(self.store.save_posts, raws, sync=sync or None, sync_channel_id=channel_id),
         )
+
+    async def _store_posts(self, channel_id: str, write: Callable[[], PostBatchOutcome]) -> int:
+        """Run `write` on the writer thread and count what it changed; returns the newest `update_at`."""
+        outcome = await self._in_writer(write)
         self.counters.posts_new += outcome.new_posts
         self.counters.posts_changed += outcome.changed_posts
         self.counters.history_rows += outcome.history_rows
@@ -593,10 +620,9 @@ class _Exporter:
         expected_pages = math.ceil(max(channel.total_msg_count, 1) / PAGE_SIZE) + 1
         window = max(1, self.options.concurrency)
         in_flight: dict[asyncio.Task[PostList], int] = {}
-        finished: set[int] = set()
         edges: dict[int, _PageEdges | None] = {}
         healed: set[int] = set()
-        committed = first_page
+        stored = _StoredPages(first_page)
         next_page = first_page
         end_page: int | None = None
         held = 0
@@ -609,8 +635,16 @@ class _Exporter:
                 self._page_budget.release()
 
         saving: deque[asyncio.Future[int]] = deque()
-        """Pages handed to the writer, oldest first; the writer keeps their order, so the committed
-        prefix (`backfill_page`) still only grows, and the walk reads on while they are stored."""
+        """Pages handed to the writer, oldest first; the walk reads on while they are stored."""
+
+        def store_page(page: int, raws: Sequence[dict[str, Any]]) -> PostBatchOutcome:
+            """On the writer thread: `backfill_page` is decided as the page commits, from the pages
+            that did commit, so a failed or cancelled save of an earlier page holds it back."""
+            upto = stored.prefix_with(page)
+            sync = {"backfill_page": upto} if upto != stored.prefix else None
+            outcome = self.store.save_posts(raws, sync=sync, sync_channel_id=channel.id)
+            stored.record(page, upto)
+            return outcome
 
         async def settle(keep: int) -> None:
             while len(saving) > keep:
@@ -664,25 +698,20 @@ class _Exporter:
                 # budget here, while holding unsaved pages, could leave every walk waiting on the others.
                 await refill(may_wait=False)
                 for page, result in arrived:
-                    finished.add(page)
                     edges[page] = _edges(result)
-                    advanced = committed
-                    while advanced in finished:
-                        advanced += 1
-                    sync: dict[str, Any] = {}
-                    if advanced != committed:
-                        sync["backfill_page"] = advanced
-                    saving.append(asyncio.ensure_future(self._save(channel.id, _page_raws(result), **sync)))
-                    committed = advanced
+                    write = functools.partial(store_page, page, _page_raws(result))
+                    saving.append(asyncio.ensure_future(self._store_posts(channel.id, write)))
                     await self._heal_ties(channel.id, page, edges, healed)
                     await settle(SAVES_AHEAD_PER_WALK)
             await settle(0)
         finally:
-            for task in in_flight:
-                task.cancel()
-            await asyncio.gather(*in_flight, *saving, return_exceptions=True)
-            give_back(held)
-        return committed
+            try:
+                for task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*in_flight, *saving, return_exceptions=True)
+            finally:
+                give_back(held)
+        return stored.prefix
 
     async def _heal_ties(
         self, channel_id: str, page: int, edges: dict[int, _PageEdges | None], healed: set[int]
