@@ -120,3 +120,34 @@ async def test_a_slot_handed_to_a_task_cancelled_before_it_ran_is_not_lost() -> 
 def test_at_least_one_slot() -> None:
     with pytest.raises(ValueError, match="at least one"):
         RequestSlots(0)
+
+
+async def test_downloads_leave_a_quarter_of_the_slots_while_reads_are_under_way() -> None:
+    slots = RequestSlots(8)
+    downloads_running = peak_downloads = 0
+    reads_done = asyncio.Event()
+
+    async def read() -> None:
+        async with slots.slot(urgent=True):
+            await reads_done.wait()
+
+    async def download() -> None:
+        nonlocal downloads_running, peak_downloads
+        async with slots.slot(urgent=False):
+            downloads_running += 1
+            peak_downloads = max(peak_downloads, downloads_running)
+            await asyncio.sleep(0.002)
+            downloads_running -= 1
+
+    reader = asyncio.ensure_future(read())
+    await asyncio.sleep(0)
+    downloads = [asyncio.ensure_future(download()) for _ in range(30)]
+    await asyncio.sleep(0.02)
+    assert peak_downloads == 6, "8 slots, a quarter kept for reads"
+    reads_done.set()
+    await reader
+    await asyncio.gather(*downloads)
+    more = [asyncio.ensure_future(download()) for _ in range(30)]
+    await asyncio.gather(*more)
+    assert peak_downloads == 8, "with no read under way, downloads use every slot"
+    assert slots.free == 8
