@@ -44,8 +44,11 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 400 KiB tmpfs: a real "no space left on device" (needs the right to mount; skipped otherwise)."""
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
-                            capture_output=True, check=False)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
     if result.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root): the disk-full path is not exercised")
     try:

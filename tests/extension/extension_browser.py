@@ -54,8 +54,9 @@ def extension_copy(target: Path, *, grant_loopback: bool = True) -> Path:
 def write_launcher(home: Path) -> Path:
     """The launcher `mmtakeout install` writes, but pointing the helper at the test's home."""
     user = paths.UserEnvironment("linux", home, isolated_env(home))
-    plan = install.plan_install(user, [], python=sys.executable, config=paths.HostConfig(),
-                                launcher_environment=isolated_env(home))
+    plan = install.plan_install(
+        user, [], python=sys.executable, config=paths.HostConfig(), launcher_environment=isolated_env(home)
+    )
     install.apply_install(plan, None)
     return install.launcher_path(user)
 
@@ -113,8 +114,9 @@ class Browser:
 
 
 @contextmanager
-def chromium(tmp: Path, *, extension: Path | None = None, host: bool = True,
-             env: Mapping[str, str] | None = None) -> Iterator[Browser]:
+def chromium(
+    tmp: Path, *, extension: Path | None = None, host: bool = True, env: Mapping[str, str] | None = None
+) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (scripts/test installs it)")
     home = tmp / "home"
@@ -130,16 +132,27 @@ def chromium(tmp: Path, *, extension: Path | None = None, host: bool = True,
             executable_path=CHROMIUM,
             headless=True,
             ignore_default_args=["--disable-extensions"],
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  # Loopback only: anything else would go to a closed port (loopback is never proxied).
-                  "--proxy-server=http://127.0.0.1:9",
-                  f"--load-extension={extension}", f"--disable-extensions-except={extension}"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                # Loopback only: anything else would go to a closed port (loopback is never proxied).
+                "--proxy-server=http://127.0.0.1:9",
+                f"--load-extension={extension}",
+                f"--disable-extensions-except={extension}",
+            ],
             env=dict(env) if env is not None else None,
         )
         try:
-            worker = context.service_workers[0] if context.service_workers else context.wait_for_event(
-                "serviceworker", timeout=30_000)
+            worker = (
+                context.service_workers[0]
+                if context.service_workers
+                else context.wait_for_event("serviceworker", timeout=30_000)
+            )
             assert worker.url == f"chrome-extension://{EXTENSION_ID}/background.js", worker.url
             yield Browser(context, worker, home, profile)
         finally:

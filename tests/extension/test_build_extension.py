@@ -16,8 +16,12 @@ VERSION = SOURCE_MANIFEST["version"]
 
 
 def build(out: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build-extension"), "--out", str(out)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build-extension"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def manifest_in(package: Path) -> dict[str, object]:
@@ -52,8 +56,14 @@ def test_packages_are_reproducible_and_fit_their_store(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "one" / names[0]) as archive:
         entries = archive.namelist()
         assert entries == sorted(entries)
-        assert {"manifest.json", "background.js", "popup.html", "popup.js", "popup.css",
-                "icons/icon-128.png"} <= set(entries)
+        assert {
+            "manifest.json",
+            "background.js",
+            "popup.html",
+            "popup.js",
+            "popup.css",
+            "icons/icon-128.png",
+        } <= set(entries)
         assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in archive.infolist())
 
 

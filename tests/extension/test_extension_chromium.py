@@ -244,7 +244,9 @@ def test_server_unreachable_for_the_helper(tmp_path: Path, serve: Serve, sandbox
         popup = browser.popup(sandbox.url)
         start_backup(popup)
         wait_error(popup, "unreachable", 120)
-        expect(popup.locator("#notice-title")).to_have_text(f"Can't reach {sandbox.url.removeprefix('http://')}")
+        expect(popup.locator("#notice-title")).to_have_text(
+            f"Can't reach {sandbox.url.removeprefix('http://')}"
+        )
         screenshot(popup, "error-unreachable")
 
 
@@ -314,7 +316,6 @@ class _PlainPage(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         del format, args
-
 
 
 @contextmanager

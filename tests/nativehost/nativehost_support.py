@@ -22,13 +22,15 @@ def isolated_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str
     """The host's environment with every per-user folder inside `home` (never the real one)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("XDG_", "MMTAKEOUT_"))}
     env.pop("PYTHON_KEYRING_BACKEND", None)
-    env.update({
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_STATE_HOME": str(home / ".local" / "state"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-    })
+    env.update(
+        {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "XDG_STATE_HOME": str(home / ".local" / "state"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -71,9 +73,16 @@ class HostProcess:
         cls, home: Path, args: Sequence[str] = (CHROMIUM_ORIGIN,), env: Mapping[str, str] | None = None
     ) -> HostProcess:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "mmtakeout", "native-host", *args,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env=isolated_env(home, env), cwd=str(home),
+            sys.executable,
+            "-m",
+            "mmtakeout",
+            "native-host",
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=isolated_env(home, env),
+            cwd=str(home),
         )
         return cls(process)
 

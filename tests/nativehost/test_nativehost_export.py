@@ -205,7 +205,10 @@ def recording_opener(home: Path) -> Iterator[tuple[dict[str, str], Path]]:
 
 
 async def test_open_archive_uses_the_os_opener_on_the_derived_path(
-    spawn_host: Spawn, home: Path, sandbox: RunningSandbox, sandbox_setup: SandboxSetup,
+    spawn_host: Spawn,
+    home: Path,
+    sandbox: RunningSandbox,
+    sandbox_setup: SandboxSetup,
     recording_opener: tuple[dict[str, str], Path],
 ) -> None:
     env, record = recording_opener
@@ -233,8 +236,11 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 400 KiB tmpfs: a real "no space left on device" (needs the right to mount; skipped otherwise)."""
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
-                            capture_output=True, check=False)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
     if result.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root): disk-full path not exercised")
     try:

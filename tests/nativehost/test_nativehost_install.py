@@ -21,8 +21,11 @@ DEV_ORIGIN = f"chrome-extension://{DEV_CHROMIUM_EXTENSION_ID}/"
 
 
 def linux_user(home: Path) -> paths.UserEnvironment:
-    return paths.UserEnvironment("linux", home, {"XDG_CONFIG_HOME": str(home / ".config"),
-                                                 "XDG_DATA_HOME": str(home / ".local" / "share")})
+    return paths.UserEnvironment(
+        "linux",
+        home,
+        {"XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local" / "share")},
+    )
 
 
 def planned(plan: install.InstallPlan) -> dict[Path, str]:
@@ -31,8 +34,9 @@ def planned(plan: install.InstallPlan) -> dict[Path, str]:
 
 def test_linux_plan_covers_every_browser(tmp_path: Path) -> None:
     user = linux_user(tmp_path)
-    plan = install.plan_install(user, install.BROWSERS, python="/opt/py/bin/python3",
-                                config=paths.HostConfig())
+    plan = install.plan_install(
+        user, install.BROWSERS, python="/opt/py/bin/python3", config=paths.HostConfig()
+    )
     files = planned(plan)
     launcher = tmp_path / ".local" / "share" / "mmtakeout" / "native-host" / "mmtakeout-native-host"
     expected = {
@@ -47,8 +51,13 @@ def test_linux_plan_covers_every_browser(tmp_path: Path) -> None:
     assert set(files) == expected
     assert plan.registry == ()
     chrome = json.loads(files[tmp_path / ".config" / "google-chrome" / "NativeMessagingHosts" / MANIFEST])
-    assert chrome == {"name": HOST_NAME, "description": install.HOST_DESCRIPTION, "path": str(launcher),
-                      "type": "stdio", "allowed_origins": [DEV_ORIGIN]}
+    assert chrome == {
+        "name": HOST_NAME,
+        "description": install.HOST_DESCRIPTION,
+        "path": str(launcher),
+        "type": "stdio",
+        "allowed_origins": [DEV_ORIGIN],
+    }
     firefox = json.loads(files[tmp_path / ".mozilla" / "native-messaging-hosts" / MANIFEST])
     assert firefox["allowed_extensions"] == [FIREFOX_ADDON_ID] and "allowed_origins" not in firefox
     assert files[launcher].splitlines() == [
@@ -109,8 +118,13 @@ def test_installed_launcher_really_starts_the_helper(tmp_path: Path) -> None:
     home = tmp_path / "home"
     user = linux_user(home)
     environment = {name: value for name, value in isolated_env(home).items() if name[:4] in {"HOME", "XDG_"}}
-    plan = install.plan_install(user, [install.browser_by_name("chromium")], python=sys.executable,
-                                config=paths.HostConfig(), launcher_environment=environment)
+    plan = install.plan_install(
+        user,
+        [install.browser_by_name("chromium")],
+        python=sys.executable,
+        config=paths.HostConfig(),
+        launcher_environment=environment,
+    )
     install.apply_install(plan, None)
     launcher = install.launcher_path(user)
     assert os.access(launcher, os.X_OK)
@@ -123,8 +137,14 @@ def test_installed_launcher_really_starts_the_helper(tmp_path: Path) -> None:
 
 
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mmtakeout", *args], capture_output=True, text=True,
-                          env=isolated_env(home), timeout=90, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "mmtakeout", *args],
+        capture_output=True,
+        text=True,
+        env=isolated_env(home),
+        timeout=90,
+        check=False,
+    )
 
 
 def test_install_doctor_uninstall_from_the_command_line(tmp_path: Path) -> None:

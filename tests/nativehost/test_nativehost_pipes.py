@@ -185,8 +185,14 @@ REFUSED_STARTS: list[tuple[dict[str, Any], str]] = [
     ({"cookie_domain": "evil.example"}, "origin-mismatch"),
     ({"cookie_domain": "example.org"}, "origin-mismatch"),
     ({"cookie_domain": ".org.example"}, "origin-mismatch"),
-    ({"server": "http://chat.example.org", "cookie_site": "http://chat.example.org", "cookie_secure": True},
-     "origin-mismatch"),
+    (
+        {
+            "server": "http://chat.example.org",
+            "cookie_site": "http://chat.example.org",
+            "cookie_secure": True,
+        },
+        "origin-mismatch",
+    ),
     ({"token": "has space"}, "bad-message"),
     ({"token": "semi;colon"}, "bad-message"),
     ({"token": ""}, "bad-message"),
@@ -231,8 +237,9 @@ async def test_an_unreachable_server_is_reported_in_plain_words(spawn_host: Spaw
 
 async def test_open_archive_without_an_archive_says_so(spawn_host: Spawn) -> None:
     host = await spawn_host()
-    await host.send({"v": 1, "type": "open-archive", "server": "https://chat.example.org",
-                     "target": "folder"})
+    await host.send(
+        {"v": 1, "type": "open-archive", "server": "https://chat.example.org", "target": "folder"}
+    )
     reply = await expect_error(host, "no-archive")
     assert "chat.example.org" in reply["message"]
 

@@ -44,9 +44,22 @@ def test_server_urls_are_normalised(given: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "chat.example.org", "javascript:alert(1)", "file:///etc/passwd", "https://", "https://a.org/../b",
-     "https://a.org/x\\..", "https://u@a.org", "https://a.org/#x", "https://a.org:0x1", "https://a.org\n",
-     "https://" + "a" * 3000, 42, None],
+    [
+        "",
+        "chat.example.org",
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "https://",
+        "https://a.org/../b",
+        "https://a.org/x\\..",
+        "https://u@a.org",
+        "https://a.org/#x",
+        "https://a.org:0x1",
+        "https://a.org\n",
+        "https://" + "a" * 3000,
+        42,
+        None,
+    ],
 )
 def test_bad_server_urls_are_refused(bad: object) -> None:
     with pytest.raises(ProtocolError) as caught:
@@ -104,9 +117,20 @@ def test_frames_round_trip_in_native_byte_order() -> None:
 
 
 def snapshot(current: str = "") -> ProgressSnapshot:
-    return ProgressSnapshot(phase="messages", channels_total=3, channels_done=1, posts_expected=100,
-                            posts_saved=40, files_total=2, files_done=1, bytes_saved=10, elapsed_s=1.234,
-                            eta_s=2.5, percent=41.337, current=current)
+    return ProgressSnapshot(
+        phase="messages",
+        channels_total=3,
+        channels_done=1,
+        posts_expected=100,
+        posts_saved=40,
+        files_total=2,
+        files_done=1,
+        bytes_saved=10,
+        elapsed_s=1.234,
+        eta_s=2.5,
+        percent=41.337,
+        current=current,
+    )
 
 
 def test_frames_stay_far_below_the_browsers_limit() -> None:
@@ -123,10 +147,18 @@ def test_frames_stay_far_below_the_browsers_limit() -> None:
 
 def test_progress_is_throttled_but_phase_changes_always_pass() -> None:
     throttle = ProgressThrottle(min_interval_s=0.2)
-    sent = [throttle.should_send(phase, now) for phase, now in [
-        ("listing", 0.0), ("listing", 0.05), ("messages", 0.06), ("messages", 0.1), ("messages", 0.27),
-        ("messages", 0.3), ("files", 0.31),
-    ]]
+    sent = [
+        throttle.should_send(phase, now)
+        for phase, now in [
+            ("listing", 0.0),
+            ("listing", 0.05),
+            ("messages", 0.06),
+            ("messages", 0.1),
+            ("messages", 0.27),
+            ("messages", 0.3),
+            ("files", 0.31),
+        ]
+    ]
     assert sent == [True, False, True, False, True, False, True]
 
 
@@ -134,8 +166,10 @@ def test_progress_is_throttled_but_phase_changes_always_pass() -> None:
     ("argv", "caller"),
     [
         ([f"chrome-extension://{DEV_CHROMIUM_EXTENSION_ID}/"], Caller("chromium", DEV_CHROMIUM_EXTENSION_ID)),
-        ([f"chrome-extension://{DEV_CHROMIUM_EXTENSION_ID}/", "--parent-window=1234"],
-         Caller("chromium", DEV_CHROMIUM_EXTENSION_ID)),
+        (
+            [f"chrome-extension://{DEV_CHROMIUM_EXTENSION_ID}/", "--parent-window=1234"],
+            Caller("chromium", DEV_CHROMIUM_EXTENSION_ID),
+        ),
         (["/x/org.mmtakeout.helper.json", FIREFOX_ADDON_ID], Caller("firefox", FIREFOX_ADDON_ID)),
         ([f"chrome-extension://{DEV_CHROMIUM_EXTENSION_ID}"], None),
         (["chrome-extension://ABC/"], None),
@@ -191,8 +225,9 @@ def test_documents_folder_follows_xdg_user_dirs(tmp_path: Path) -> None:
 def test_state_and_config_folders_per_platform(tmp_path: Path) -> None:
     linux = paths.UserEnvironment("linux", tmp_path, {"XDG_STATE_HOME": str(tmp_path / "st")})
     mac = paths.UserEnvironment("darwin", tmp_path)
-    windows = paths.UserEnvironment("win32", tmp_path, {"LOCALAPPDATA": str(tmp_path / "L"),
-                                                        "APPDATA": str(tmp_path / "R")})
+    windows = paths.UserEnvironment(
+        "win32", tmp_path, {"LOCALAPPDATA": str(tmp_path / "L"), "APPDATA": str(tmp_path / "R")}
+    )
     assert paths.log_file(linux) == tmp_path / "st" / "mmtakeout" / "native-host.log"
     assert paths.log_file(mac) == tmp_path / "Library" / "Logs" / "mmtakeout" / "native-host.log"
     assert paths.log_file(windows) == tmp_path / "L" / "mmtakeout" / "Logs" / "native-host.log"

@@ -123,7 +123,7 @@ class OpenArchive:
 
 @dataclass(frozen=True)
 class Remember:
-    """"Keep me backed up": store the login in the OS keyring and register the archive for sync."""
+    """ "Keep me backed up": store the login in the OS keyring and register the archive for sync."""
 
     session: SiteSession
     scope: ExportScope
@@ -244,8 +244,9 @@ def _build(kind: str, data: dict[str, object]) -> IncomingMessage:
         return Hello(extension_version=None if version is None else _short_text(version, "extension_version"))
     if kind == "start":
         scope, include_files = _options(data["options"])
-        return Start(job=_job_id(data["job"]), session=_site_session(data), scope=scope,
-                     include_files=include_files)
+        return Start(
+            job=_job_id(data["job"]), session=_site_session(data), scope=scope, include_files=include_files
+        )
     if kind == "cancel":
         return Cancel(job=_job_id(data["job"]))
     if kind == "open-archive":
