@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, tzinfo
 
 from mmtakeout.render.model import as_int
@@ -12,6 +13,8 @@ class Clock:
 
     def __init__(self, zone: tzinfo | None = None) -> None:
         self.zone = zone
+        # A post's time is shown several ways (day, time, title, ISO): convert each time once.
+        self._moment = functools.lru_cache(maxsize=4096)(self._convert)
 
     @property
     def iana_name(self) -> str | None:
@@ -26,7 +29,10 @@ class Clock:
         return datetime.now().astimezone().tzname() or "local time"
 
     def at(self, millis: int) -> datetime:
-        seconds = max(min(as_int(millis), 253_402_300_799_000), 0) / 1000
+        return self._moment(as_int(millis))
+
+    def _convert(self, millis: int) -> datetime:
+        seconds = max(min(millis, 253_402_300_799_000), 0) / 1000
         if self.zone is None:
             return datetime.fromtimestamp(seconds).astimezone()
         return datetime.fromtimestamp(seconds, self.zone)
