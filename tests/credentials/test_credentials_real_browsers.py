@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import pytest
 from credentials_stores import CHROMIUM_SCHEMA, FIREFOX_SCHEMA
 
+from chromium_browser import CHROMIUM, CHROMIUM_ARGS
 from memory_keyring import MemoryKeyring
 from mmtakeout.cli import main
 from mmtakeout.credentials import CredentialError, ServerAddress
@@ -28,17 +29,7 @@ from mmtakeout.sandbox.server import RunningSandbox, start_sandbox_thread
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, Worker, sync_playwright
 
+from chromium_browser import CHROMIUM, CHROMIUM_ARGS
 from mmtakeout.nativehost import install, paths
 from mmtakeout.nativehost.protocol import DEV_CHROMIUM_EXTENSION_ID, HOST_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION_SOURCE = REPO / "extension"
 ARTIFACTS = REPO / "test-artifacts" / "extension"
-CHROMIUM = "/usr/bin/chromium"
 EXTENSION_ID = DEV_CHROMIUM_EXTENSION_ID
 BACK_UP = re.compile(r"^Back up")
 
@@ -117,7 +117,7 @@ class Browser:
 def chromium(
     tmp: Path, *, extension: Path | None = None, host: bool = True, env: Mapping[str, str] | None = None
 ) -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (scripts/test installs it)")
     home = tmp / "home"
     home.mkdir(exist_ok=True)
@@ -129,17 +129,11 @@ def chromium(
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(profile),
-            executable_path=CHROMIUM,
+            executable_path=str(CHROMIUM),
             headless=True,
             ignore_default_args=["--disable-extensions"],
             args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *CHROMIUM_ARGS,
                 # Loopback only: anything else would go to a closed port (loopback is never proxied).
                 "--proxy-server=http://127.0.0.1:9",
                 f"--load-extension={extension}",

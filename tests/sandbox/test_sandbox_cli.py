@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 import raw_http
 
+from chromium_browser import CHROMIUM
 from mmtakeout.sandbox.generator import PASSWORD, generate_world
 from mmtakeout.sandbox.server import start_sandbox_thread
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def wait_for(path: Path, process: subprocess.Popen[str], seconds: float = 30) -> dict[str, str]:
