@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
@@ -26,67 +28,66 @@ async def test_never_more_in_flight_than_the_slots() -> None:
     assert slots.free == 3
 
 
+async def _hold(slots: RequestSlots, until: asyncio.Event, *, urgent: bool = True) -> None:
+    async with slots.slot(urgent=urgent):
+        await until.wait()
+
+
+async def _record(slots: RequestSlots, order: list[str], name: str, *, urgent: bool) -> None:
+    async with slots.slot(urgent=urgent):
+        order.append(name)
+
+
+async def _must_not_run(slots: RequestSlots, *, urgent: bool) -> None:
+    async with slots.slot(urgent=urgent):
+        pytest.fail("a cancelled waiter must not run")
+
+
+def _start(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    return asyncio.ensure_future(work)
+
+
 async def test_a_waiting_read_goes_before_waiting_downloads() -> None:
     slots = RequestSlots(1)
     order: list[str] = []
     release = asyncio.Event()
-
-    async def request(name: str, urgent: bool) -> None:
-        async with slots.slot(urgent=urgent):
-            order.append(name)
-            if name == "first":
-                await release.wait()
-
-    first = asyncio.ensure_future(request("first", urgent=True))
+    first = _start(_hold(slots, release))
     await asyncio.sleep(0)
-    downloads = [asyncio.ensure_future(request(f"download {n}", urgent=False)) for n in range(3)]
+    downloads = [_start(_record(slots, order, f"download {n}", urgent=False)) for n in range(3)]
     await asyncio.sleep(0)
-    read = asyncio.ensure_future(request("page", urgent=True))
+    read = _start(_record(slots, order, "page", urgent=True))
     await asyncio.sleep(0)
+    assert slots.free == 0 and order == [], "everyone waits for the first request"
     release.set()
     await asyncio.gather(first, read, *downloads)
-    assert order == ["first", "page", "download 0", "download 1", "download 2"]
+    assert order == ["page", "download 0", "download 1", "download 2"]
 
 
 async def test_a_new_download_does_not_jump_the_queue() -> None:
     slots = RequestSlots(1)
     order: list[str] = []
-    hold = asyncio.Event()
-
-    async def request(name: str, urgent: bool) -> None:
-        async with slots.slot(urgent=urgent):
-            order.append(name)
-            await hold.wait()
-
-    tasks = [asyncio.ensure_future(request("read", urgent=True))]
+    release = asyncio.Event()
+    first = _start(_hold(slots, release))
     await asyncio.sleep(0)
-    tasks.append(asyncio.ensure_future(request("waiting read", urgent=True)))
+    waiting_read = _start(_record(slots, order, "waiting read", urgent=True))
     await asyncio.sleep(0)
-    hold.set()
-    tasks.append(asyncio.ensure_future(request("download", urgent=False)))
-    await asyncio.gather(*tasks)
-    assert order == ["read", "waiting read", "download"]
+    assert slots.free == 0 and order == [], "the read waits for the first request"
+    release.set()
+    download = _start(_record(slots, order, "download", urgent=False))
+    await asyncio.gather(first, waiting_read, download)
+    assert order == ["waiting read", "download"]
 
 
 async def test_cancelled_waiters_give_their_slot_back() -> None:
     slots = RequestSlots(1)
-    hold = asyncio.Event()
-
-    async def holder() -> None:
-        async with slots.slot(urgent=True):
-            await hold.wait()
-
-    async def waiter(urgent: bool) -> None:
-        async with slots.slot(urgent=urgent):
-            pytest.fail("a cancelled waiter must not run")
-
-    first = asyncio.ensure_future(holder())
+    release = asyncio.Event()
+    first = _start(_hold(slots, release))
     await asyncio.sleep(0)
-    cancelled = [asyncio.ensure_future(waiter(urgent)) for urgent in (True, False)]
+    cancelled = [_start(_must_not_run(slots, urgent=urgent)) for urgent in (True, False)]
     await asyncio.sleep(0)
     for task in cancelled:
         task.cancel()
-    hold.set()
+    release.set()
     await first
     await asyncio.gather(*cancelled, return_exceptions=True)
     assert slots.free == 1
@@ -96,21 +97,12 @@ async def test_cancelled_waiters_give_their_slot_back() -> None:
 
 async def test_a_slot_handed_to_a_task_cancelled_before_it_ran_is_not_lost() -> None:
     slots = RequestSlots(1)
-    hold = asyncio.Event()
-
-    async def holder() -> None:
-        async with slots.slot(urgent=True):
-            await hold.wait()
-
-    async def waiter() -> None:
-        async with slots.slot(urgent=True):
-            pytest.fail("cancelled before it could run")
-
-    first = asyncio.ensure_future(holder())
+    release = asyncio.Event()
+    first = _start(_hold(slots, release))
     await asyncio.sleep(0)
-    second = asyncio.ensure_future(waiter())
+    second = _start(_must_not_run(slots, urgent=True))
     await asyncio.sleep(0)
-    hold.set()
+    release.set()
     await first
     second.cancel()
     await asyncio.gather(second, return_exceptions=True)
@@ -127,10 +119,6 @@ async def test_downloads_leave_a_quarter_of_the_slots_while_reads_are_under_way(
     downloads_running = peak_downloads = 0
     reads_done = asyncio.Event()
 
-    async def read() -> None:
-        async with slots.slot(urgent=True):
-            await reads_done.wait()
-
     async def download() -> None:
         nonlocal downloads_running, peak_downloads
         async with slots.slot(urgent=False):
@@ -139,7 +127,7 @@ async def test_downloads_leave_a_quarter_of_the_slots_while_reads_are_under_way(
             await asyncio.sleep(0.002)
             downloads_running -= 1
 
-    reader = asyncio.ensure_future(read())
+    reader = _start(_hold(slots, reads_done))
     await asyncio.sleep(0)
     downloads = [asyncio.ensure_future(download()) for _ in range(30)]
     await asyncio.sleep(0.02)
