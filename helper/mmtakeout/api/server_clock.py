@@ -43,8 +43,3 @@ class ServerClock:
 
     def now_ms(self) -> int:
         return self._local_ms() + self._offset_ms
-
-    @property
-    def offset_ms(self) -> int:
-        """How far the server's clock is ahead of this machine's (negative: behind)."""
-        return self._offset_ms

@@ -123,7 +123,7 @@ class OpenArchive:
 
 @dataclass(frozen=True)
 class Remember:
-    """ "Keep me backed up": store the login in the OS keyring and register the archive for sync."""
+    """The popup's "Keep me backed up": keep the login in the OS keyring, register the archive for sync."""
 
     session: SiteSession
     scope: ExportScope
